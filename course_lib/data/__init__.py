@@ -1,0 +1,1 @@
+"""data sub-package of course_lib."""

@@ -1,0 +1,1 @@
+"""diagnostics sub-package of course_lib."""

@@ -1,0 +1,1 @@
+"""grading sub-package of course_lib."""

@@ -1,0 +1,1 @@
+"""models sub-package of course_lib."""

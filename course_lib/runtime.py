@@ -1,0 +1,226 @@
+"""Runtime switches shared by every lab: fast mode, seeds, Colab, strategies, cache.
+
+Nothing here imports TensorFlow at module level, so `course_lib.runtime` can be
+imported (and `quiet_tensorflow()` called) before TensorFlow prints anything.
+
+Typical notebook setup cell:
+
+    from course_lib import runtime
+    runtime.setup_notebook(seed=1337)      # quiet logs, seeds, prints the mode
+    EPOCHS = runtime.pick(full=15, fast=1)
+"""
+
+import os
+import random
+import sys
+from pathlib import Path
+
+FAST_ENV = "COURSE_LIB_FAST"
+CACHE_ENV = "COURSE_LIB_CACHE"
+OFFLINE_ENV = "COURSE_LIB_OFFLINE"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _env_flag(name):
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(
+        f"Environment variable {name} should be 1/true/yes/on or 0/false/no/off. "
+        f"Received: {name}={os.environ[name]!r}")
+
+
+def is_fast_mode():
+    """Returns True when `COURSE_LIB_FAST` is set to a true value (CI, quick checks).
+
+    Fast mode keeps every cell of every notebook running, on fewer samples and
+    epochs. Full mode (the default) is what students run and benchmarks measure.
+    """
+    return _env_flag(FAST_ENV)
+
+
+def pick(full, fast):
+    """Returns `fast` in fast mode and `full` otherwise.
+
+    Example:
+
+    >>> EPOCHS = pick(full=20, fast=1)
+    """
+    return fast if is_fast_mode() else full
+
+
+def in_colab():
+    """Returns True inside Google Colab."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def is_offline():
+    """Returns True when downloads should not even be attempted.
+
+    True when `COURSE_LIB_OFFLINE=1`, or when a quick check finds that no
+    connection to the usual download hosts can be opened (one short attempt,
+    cached for the session). Never hangs: the probe times out after 2 seconds.
+    """
+    if os.environ.get(OFFLINE_ENV) is not None:
+        return _env_flag(OFFLINE_ENV)
+    global _OFFLINE_CACHE
+    if _OFFLINE_CACHE is None:
+        _OFFLINE_CACHE = not _can_connect("storage.googleapis.com", 443, timeout=2.0)
+    return _OFFLINE_CACHE
+
+
+_OFFLINE_CACHE = None
+
+
+def _can_connect(host, port, timeout):
+    import socket
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def quiet_tensorflow():
+    """Silences TensorFlow's C++ and Python log noise (call before importing TF).
+
+    Warnings that matter to a student (errors, deprecations in their own code)
+    still show; oneDNN banners, CUDA probing messages and retracing chatter go.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        import logging
+        import tensorflow as tf
+        tf.get_logger().setLevel(logging.ERROR)
+        try:
+            import absl.logging
+            absl.logging.set_verbosity(absl.logging.ERROR)
+        except ImportError:  # pragma: no cover - absl ships with TF
+            pass
+
+
+def set_seed(seed=1337):
+    """Seeds Python, NumPy, TensorFlow and Keras so a run can be repeated.
+
+    Keras layers initialised after this call get the same weights on every run.
+    On GPU some kernels stay non-deterministic; pass the same seed anyway.
+
+    Args:
+        seed: int, the seed.
+
+    Returns:
+        The seed, so a notebook can print it.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed should be an int, e.g. seed=1337. Received: seed={seed!r}")
+    random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    import numpy as np
+    np.random.seed(seed)
+    if "tensorflow" in sys.modules or "keras" in sys.modules or _tf_importable():
+        import keras
+        keras.utils.set_random_seed(seed)
+    return seed
+
+
+def _tf_importable():
+    import importlib.util
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def cache_dir(*parts, create=True):
+    """Returns the course's cache folder (outside git) or a sub-folder of it.
+
+    Resolution order: `COURSE_LIB_CACHE`, then `~/.cache/course_lib` (on Colab:
+    `/content/course_lib_cache`, which survives until the runtime is recycled).
+
+    Example:
+
+    >>> cache_dir("datasets", "flowers")
+    PosixPath('/home/me/.cache/course_lib/datasets/flowers')
+    """
+    root = os.environ.get(CACHE_ENV)
+    if root:
+        path = Path(root).expanduser()
+    elif in_colab():
+        path = Path("/content/course_lib_cache")
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "course_lib"
+    path = path.joinpath(*parts)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def get_strategy(verbose=True):
+    """Returns the best `tf.distribute` strategy for this machine.
+
+    TPU (Colab TPU runtimes) -> `TPUStrategy`; several GPUs -> `MirroredStrategy`;
+    one GPU or CPU only -> the default strategy. Build and compile models inside
+    `with strategy.scope():`; scale the batch size with
+    `strategy.num_replicas_in_sync`.
+
+    Returns:
+        A `tf.distribute.Strategy`.
+    """
+    quiet_tensorflow()
+    import tensorflow as tf
+    strategy = None
+    kind = None
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        strategy = tf.distribute.TPUStrategy(resolver)
+        kind = "TPU"
+    except (ValueError, tf.errors.NotFoundError, RuntimeError):
+        pass
+    if strategy is None:
+        gpus = tf.config.list_physical_devices("GPU")
+        if len(gpus) > 1:
+            strategy = tf.distribute.MirroredStrategy()
+            kind = f"{len(gpus)} GPUs"
+        else:
+            strategy = tf.distribute.get_strategy()
+            kind = "1 GPU" if gpus else "CPU"
+    if verbose:
+        print(f"Strategy: {type(strategy).__name__} on {kind} "
+              f"({strategy.num_replicas_in_sync} replica(s))")
+    return strategy
+
+
+def setup_notebook(seed=1337, verbose=True):
+    """One call for a lab's setup cell: quiet logs, seeds, plots inline, mode line.
+
+    Prints one line such as
+    `course_lib 0.1.0 | fast mode (COURSE_LIB_FAST=1) | seed 1337 | TensorFlow 2.21.0 on CPU`.
+
+    Returns:
+        The seed.
+    """
+    quiet_tensorflow()
+    set_seed(seed)
+    try:
+        import matplotlib
+        if not in_colab() and "ipykernel" not in sys.modules and os.environ.get("MPLBACKEND") is None:
+            matplotlib.use("Agg")
+    except ImportError:  # pragma: no cover
+        pass
+    if verbose:
+        from course_lib import __version__
+        mode = f"fast mode ({FAST_ENV}=1)" if is_fast_mode() else "full mode"
+        parts = [f"course_lib {__version__}", mode, f"seed {seed}"]
+        if "tensorflow" in sys.modules:
+            import tensorflow as tf
+            device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+            parts.append(f"TensorFlow {tf.__version__} on {device}")
+        print(" | ".join(parts))
+    return seed

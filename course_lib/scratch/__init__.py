@@ -1,0 +1,1 @@
+"""scratch sub-package of course_lib."""
