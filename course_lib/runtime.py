@@ -224,3 +224,35 @@ def setup_notebook(seed=1337, verbose=True):
             parts.append(f"TensorFlow {tf.__version__} on {device}")
         print(" | ".join(parts))
     return seed
+
+
+DATA_ENV = "COURSE_LIB_DATA"
+
+
+def data_path(name=""):
+    """Returns the path of a file the package ships in its `data/` folder.
+
+    Looks in `COURSE_LIB_DATA` if set, then in the `data/` folder of the source
+    checkout (editable installs, CI), then in the installed `course_lib_data`
+    package (pip installs from a git URL, e.g. on Colab).
+
+    Raises:
+        FileNotFoundError: the file is in none of those places.
+    """
+    candidates = []
+    if os.environ.get(DATA_ENV):
+        candidates.append(Path(os.environ[DATA_ENV]).expanduser())
+    candidates.append(Path(__file__).resolve().parent.parent / "data")
+    try:
+        import course_lib_data
+        candidates.append(Path(course_lib_data.__file__).resolve().parent)
+    except ImportError:
+        pass
+    for folder in candidates:
+        if (folder / name).exists():
+            return folder / name
+    raise FileNotFoundError(
+        f"The shipped data file {name!r} was not found. Looked in: "
+        f"{', '.join(str(c) for c in candidates)}. Reinstall course_lib "
+        f"(pip install -e . from a clone, or from the git URL), or set "
+        f"{DATA_ENV} to the folder holding it.")

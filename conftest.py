@@ -10,4 +10,4 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 # Notebooks used as fixtures by the grader's tests are data, not labs to execute.
-collect_ignore_glob = ["fixtures/*", "fixtures/**/*"]
+collect_ignore_glob = ["tests/fixtures/*", "tests/fixtures/**/*", ".venv/*", "colab/*", "bench/*"]
