@@ -1,0 +1,71 @@
+import os
+
+import numpy as np
+import pytest
+
+from course_lib import runtime
+
+
+def test_pick_follows_fast_mode(monkeypatch):
+    monkeypatch.setenv("COURSE_LIB_FAST", "1")
+    assert runtime.is_fast_mode() and runtime.pick(full=20, fast=1) == 1
+    monkeypatch.setenv("COURSE_LIB_FAST", "0")
+    assert not runtime.is_fast_mode() and runtime.pick(full=20, fast=1) == 20
+    monkeypatch.delenv("COURSE_LIB_FAST")
+    assert runtime.pick(full=20, fast=1) == 20
+
+
+def test_bad_flag_value_is_explained(monkeypatch):
+    monkeypatch.setenv("COURSE_LIB_FAST", "maybe")
+    with pytest.raises(ValueError, match=r"COURSE_LIB_FAST should be 1/true.*Received: COURSE_LIB_FAST='maybe'"):
+        runtime.is_fast_mode()
+
+
+def test_offline_flag_short_circuits_the_network_probe(monkeypatch):
+    monkeypatch.setenv("COURSE_LIB_OFFLINE", "1")
+    monkeypatch.setattr(runtime, "_can_connect", lambda *a, **k: pytest.fail("probed the network"))
+    assert runtime.is_offline()
+
+
+def test_set_seed_repeats_numpy_and_keras():
+    import keras
+    def draw():
+        layer = keras.layers.Dense(4)
+        layer.build((None, 3))
+        return np.random.rand(3), np.asarray(layer.kernel)
+
+    runtime.set_seed(7)
+    a, w1 = draw()
+    runtime.set_seed(7)
+    b, w2 = draw()
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(w1, w2)
+    assert not np.array_equal(w1, draw()[1])  # without re-seeding, new weights
+    with pytest.raises(ValueError, match="seed should be an int"):
+        runtime.set_seed("7")
+
+
+def test_cache_dir_honours_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_LIB_CACHE", str(tmp_path / "cache"))
+    path = runtime.cache_dir("datasets", "flowers")
+    assert path == tmp_path / "cache" / "datasets" / "flowers" and path.is_dir()
+
+
+def test_data_path_finds_shipped_files_and_explains_missing_ones():
+    assert runtime.data_path("fashion_mnist_small.npz").is_file()
+    with pytest.raises(FileNotFoundError, match="'nope.bin' was not found"):
+        runtime.data_path("nope.bin")
+
+
+def test_strategy_on_cpu_has_one_replica(capsys):
+    strategy = runtime.get_strategy()
+    assert strategy.num_replicas_in_sync == 1
+    assert "CPU" in capsys.readouterr().out
+
+
+def test_setup_notebook_prints_one_mode_line(capsys, monkeypatch):
+    monkeypatch.setenv("COURSE_LIB_FAST", "1")
+    assert runtime.setup_notebook(seed=3) == 3
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "fast mode" in out[0] and "seed 3" in out[0]
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] in {"2", "3"}
