@@ -32,6 +32,9 @@ _EXPORTS = {
     "scan_image_folder": "course_lib.data.folders",
     "plot_image_batch": "course_lib.data.folders",
     "plot_class_balance": "course_lib.data.folders",
+    # diagnostics
+    "plot_training_curves": "course_lib.diagnostics.curves",
+    "diagnose_history": "course_lib.diagnostics.curves",
 }
 
 
