@@ -1,0 +1,1198 @@
+"""Folder-per-class image datasets: load them, export them, look at them.
+
+The layout students build, and that `keras.utils.image_dataset_from_directory`
+reads:
+
+    flowers/
+      daisy/001.jpg, 002.jpg, ...
+      roses/a.png, holiday/b.JPG, ...     # nested folders belong to their class
+      tulips/...
+
+`load_image_folder()` returns the same kind of `tf.data` datasets as
+`image_dataset_from_directory(..., subset="both", label_mode="int")` (float32
+images in [0, 255], int32 labels, `class_names`, `file_paths`), so a notebook can
+switch between the two. Unlike Keras it survives real student folders: hidden
+files and folders, `.ipynb_checkpoints`, non-image files, empty or corrupt
+files, CMYK JPEGs, 16-bit or palette PNGs are skipped or converted instead of
+crashing in the middle of an epoch, and every skipped file is listed.
+
+How it works: one pass over the folder decodes every image with Pillow in a
+thread pool (which checks that the file is readable), resizes it to
+`image_size` and keeps it in memory as uint8 (4 times smaller than a cached
+float32 dataset). The datasets then only gather batches from memory: the
+training set is reshuffled every epoch, the validation set keeps a fixed
+order. Large JPEGs are decoded at a reduced scale (libjpeg's DCT scaling)
+when the target size allows it, which is most of the speed-up on photos.
+
+`export_image_folder()` writes such a folder from arrays (e.g. Fashion-MNIST,
+offline); `export_tfds_folder()` from a TensorFlow Datasets dataset (online,
+e.g. on Colab).
+"""
+
+import collections
+import math
+import os
+import re
+import shutil
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from course_lib import runtime
+
+#: File extensions read as images (compared in lower case). Keras reads the
+#: first five; Pillow also reads the others.
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".webp", ".tif", ".tiff")
+
+# Folders that tools create next to the data: never classes, never reported.
+_TOOL_FOLDERS = {"__MACOSX", "__pycache__", "System Volume Information", "$RECYCLE.BIN"}
+
+_COLOR_MODES = {"rgb": 3, "grayscale": 1, "rgba": 4}
+
+# Above this many bytes of decoded images, warn that the folder may not fit in memory.
+_MEMORY_WARNING_BYTES = 3 * 1024 ** 3
+
+
+# ----------------------------------------------------------------------------
+# Scanning: which files, which classes, which ones are readable
+# ----------------------------------------------------------------------------
+
+SkippedFile = collections.namedtuple("SkippedFile", ["path", "reason"])
+SkippedFile.__doc__ = "A file that was not used: its path and why."
+
+
+@dataclass
+class FolderScan:
+    """What `scan_image_folder()` found in a folder-per-class dataset.
+
+    Attributes:
+        directory: the folder that was scanned (a `Path`).
+        class_names: the classes, in alphanumeric order as in Keras: sub-folders
+            holding at least one readable image.
+        file_paths: readable image files, grouped by class in `class_names`
+            order, sorted within a class.
+        labels: int32 NumPy array, the class index of each file in `file_paths`.
+        skipped: list of `SkippedFile(path, reason)` for the files not used
+            (unreadable, empty, not an image, outside any class folder). Hidden
+            files such as `.DS_Store` are ignored without being listed.
+        ignored_folders: dict folder name -> reason, for sub-folders that are
+            not classes because they hold no readable image.
+        image_sizes: list of `(width, height)` of each file in `file_paths`,
+            as stored (before any EXIF rotation).
+        modes: `collections.Counter` of Pillow modes found (`RGB`, `L`, `RGBA`,
+            `CMYK`, `P`, ...), to see what had to be converted.
+    """
+
+    directory: Path
+    class_names: list
+    file_paths: list
+    labels: np.ndarray
+    skipped: list = field(default_factory=list)
+    ignored_folders: dict = field(default_factory=dict)
+    image_sizes: list = field(default_factory=list)
+    modes: collections.Counter = field(default_factory=collections.Counter)
+
+    @property
+    def counts(self):
+        """Dict class name -> number of readable images, in class order."""
+        per_class = np.bincount(self.labels, minlength=len(self.class_names))
+        return {name: int(n) for name, n in zip(self.class_names, per_class)}
+
+    @property
+    def num_images(self):
+        return len(self.file_paths)
+
+    def summary(self, skipped_hint="scan.skipped"):
+        """One line: how many images in which classes, how many files skipped."""
+        text = (f"Found {self.num_images:,} images in {len(self.class_names)} classes: "
+                f"{_short_list(self.class_names)}")
+        if self.skipped:
+            kinds = collections.Counter(_reason_kind(s.reason) for s in self.skipped)
+            detail = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+            text += (f"; skipped {len(self.skipped)} file{'s' if len(self.skipped) != 1 else ''} "
+                     f"({detail}; see {skipped_hint})")
+        return text
+
+    def __str__(self):
+        lines = [self.summary(), f"Folder: {self.directory}"]
+        counts = self.counts
+        width = max([len(name) for name in counts] + [5])
+        for name, n in counts.items():
+            lines.append(f"  {name:<{width}}  {n:>6,}")
+        if self.image_sizes:
+            areas = [w * h for w, h in self.image_sizes]
+            order = np.argsort(areas)
+            smallest = self.image_sizes[order[0]]
+            median = self.image_sizes[order[len(order) // 2]]
+            largest = self.image_sizes[order[-1]]
+            lines.append("Image sizes (width x height): smallest {}x{}, median {}x{}, "
+                         "largest {}x{}".format(*smallest, *median, *largest))
+        if self.modes:
+            lines.append("Pixel formats: " + ", ".join(
+                f"{mode} {n:,}" for mode, n in self.modes.most_common()))
+        for name, reason in self.ignored_folders.items():
+            lines.append(f"Not a class: {name}/ ({reason})")
+        if self.skipped:
+            lines.append(f"Skipped {len(self.skipped)} files:")
+            for item in self.skipped[:20]:
+                lines.append(f"  {item.path}: {item.reason}")
+            if len(self.skipped) > 20:
+                lines.append(f"  ... and {len(self.skipped) - 20} more")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return self.__str__()
+
+
+def _short_list(names, limit=10):
+    if len(names) <= limit:
+        return repr(list(names))
+    return repr(list(names[:limit - 2]))[:-1] + f", ... ({len(names) - limit + 2} more)]"
+
+
+def _reason_kind(reason):
+    if reason.startswith("not an image"):
+        return "not images"
+    if reason.startswith("outside"):
+        return "outside class folders"
+    return "unreadable"
+
+
+def _is_hidden(name):
+    return name.startswith(".") or name.startswith("~$") or name in ("Thumbs.db", "desktop.ini")
+
+
+def _is_image_name(name):
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _walk_files(folder):
+    """Sorted non-hidden files under `folder`, recursively (hidden/tool folders pruned)."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not _is_hidden(d) and d not in _TOOL_FOLDERS)
+        found.extend(os.path.join(root, f) for f in sorted(files) if not _is_hidden(f))
+    return found
+
+
+def _check_directory(directory):
+    if isinstance(directory, (bytes, bytearray)):
+        directory = directory.decode()
+    if not isinstance(directory, (str, os.PathLike)):
+        raise ValueError(
+            f"directory should be a path (str or pathlib.Path) to a folder with one "
+            f"sub-folder per class. Received: directory={directory!r}")
+    path = Path(directory).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"There is no folder at {str(path)!r} (working directory: {os.getcwd()}). "
+            f"Expected a folder with one sub-folder per class, e.g. flowers/daisy/001.jpg. "
+            f"Check the spelling, or on Colab mount Google Drive first "
+            f"(from google.colab import drive; drive.mount('/content/drive')). "
+            f"Received: directory={directory!r}")
+    if not path.is_dir():
+        hint = ""
+        if path.suffix.lower() in (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar"):
+            hint = (f" It looks like an archive: extract it first, e.g. "
+                    f"shutil.unpack_archive({str(path)!r}, 'data'), and pass the folder.")
+        raise ValueError(
+            f"{str(path)!r} is a file, but a folder with one sub-folder per class was "
+            f"expected (e.g. flowers/daisy/001.jpg).{hint} Received: directory={directory!r}")
+    return path
+
+
+def _list_candidates(path, directory):
+    """Finds class folders and candidate files; raises on layouts that cannot work."""
+    entries = sorted(os.listdir(path))
+    visible = [e for e in entries if not _is_hidden(e) and e not in _TOOL_FOLDERS]
+    subdirs = [e for e in visible if (path / e).is_dir()]
+    loose = [e for e in visible if (path / e).is_file()]
+    if not visible:
+        raise ValueError(
+            f"The folder {str(path)!r} is empty"
+            f"{' (only hidden files: ' + ', '.join(entries[:5]) + ')' if entries else ''}. "
+            f"Expected one sub-folder per class with images inside, e.g. "
+            f"{path.name}/cats/001.jpg and {path.name}/dogs/001.jpg. Received: directory={directory!r}")
+    loose_images = [e for e in loose if _is_image_name(e)]
+    if not subdirs:
+        if loose_images:
+            raise ValueError(
+                f"The folder {str(path)!r} holds {len(loose_images):,} images but no class "
+                f"sub-folders, so there are no labels. Put each class in its own sub-folder, e.g. "
+                f"{path.name}/cats/{loose_images[0]} and {path.name}/dogs/..., then pass "
+                f"directory={str(path)!r} again. Received: directory={directory!r}")
+        raise ValueError(
+            f"The folder {str(path)!r} has no sub-folders and no images (found: "
+            f"{_short_list(loose, 5)}). Expected one sub-folder per class with images inside, "
+            f"e.g. {path.name}/cats/001.jpg. Received: directory={directory!r}")
+    return subdirs, loose
+
+
+def _scan_structure(path, directory):
+    """Returns (per_class_files, skipped, ignored_folders) without reading any image."""
+    subdirs, loose = _list_candidates(path, directory)
+    skipped = [SkippedFile(str(path / name), "outside any class folder (move it into one)")
+               for name in loose]
+    per_class = {}
+    ignored = {}
+    for name in subdirs:
+        files = _walk_files(path / name)
+        images = [f for f in files if _is_image_name(f)]
+        for f in files:
+            if not _is_image_name(f):
+                ext = os.path.splitext(f)[1] or "no extension"
+                skipped.append(SkippedFile(f, f"not an image file ({ext})"))
+        if images:
+            per_class[name] = images
+        else:
+            ignored[name] = (f"no image files among {len(files)} file(s)" if files
+                             else "empty folder")
+    return per_class, skipped, ignored
+
+
+# ----------------------------------------------------------------------------
+# Decoding with Pillow
+# ----------------------------------------------------------------------------
+
+def _to_mode(image, color_mode):
+    """Converts a Pillow image of any mode to L, RGB or RGBA."""
+    from PIL import Image
+    mode = image.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        # 16-bit (or 32-bit) grayscale: scale to 0..255 the way TF's decode_png does.
+        array = np.asarray(image).astype(np.float64)
+        if mode.startswith("I;16") or (mode == "I" and array.max(initial=0) > 255):
+            array = array / 257.0
+        image = Image.fromarray(np.clip(np.rint(array), 0, 255).astype(np.uint8), "L")
+        mode = "L"
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    target = {"rgb": "RGB", "grayscale": "L", "rgba": "RGBA"}[color_mode]
+    if mode == target:
+        return image
+    if target == "L" and mode not in ("RGB", "RGBA", "LA", "P", "1", "L"):
+        image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV: via RGB
+    try:
+        return image.convert(target)
+    except ValueError:  # a pair Pillow cannot convert directly (e.g. PA): via RGBA
+        return image.convert("RGBA").convert(target)
+
+
+def _decode(file_path, size, color_mode):
+    """Decodes one image; returns (uint8 array or None, original (w, h), mode).
+
+    Raises whatever Pillow raises on an unreadable file; the caller records it.
+    `size` is (width, height) to resize to, or None to only check the file.
+    """
+    from PIL import Image, ImageOps
+    with Image.open(file_path) as image:
+        original_size, original_mode = image.size, image.mode
+        if image.format == "JPEG":
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the result stays
+            # at least as large as the target (max side, in case EXIF rotates it).
+            # A check-only scan decodes at 1/8: the whole stream is still read.
+            side = max(size) if size is not None else 1
+            image.draft("L" if color_mode == "grayscale" else "RGB", (side, side))
+        image.load()  # full decode: raises on truncated or corrupt data
+        if size is None:
+            return None, original_size, original_mode
+        image = ImageOps.exif_transpose(image)
+        if image.mode == "L" and color_mode == "rgb":
+            # Resize one channel, then replicate: same result, a third of the work.
+            if image.size != size:
+                image = image.resize(size, Image.BILINEAR)
+            return np.asarray(image.convert("RGB")), original_size, original_mode
+        image = _to_mode(image, color_mode)
+        if image.size != size:
+            image = image.resize(size, Image.BILINEAR)
+        return np.asarray(image), original_size, original_mode
+
+
+def _describe_error(error):
+    text = str(error).strip() or type(error).__name__
+    text = text.replace("cannot identify image file", "not a format Pillow can read:")
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return f"unreadable ({text})"
+
+
+def _num_workers():
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(2, min(16, 2 * cores))
+
+
+def _decode_all(files, image_size, color_mode, out=None, verbose=False):
+    """Decodes `files` in a thread pool into `out` (N, h, w, c) when given.
+
+    Returns (ok mask, list of (w, h), list of modes, dict index -> error reason).
+    """
+    size = None if image_size is None else (image_size[1], image_size[0])  # Pillow: (w, h)
+    n = len(files)
+    ok = np.zeros(n, dtype=bool)
+    sizes = [None] * n
+    modes = [None] * n
+    errors = {}
+
+    def work(chunk):
+        for i in chunk:
+            try:
+                if os.path.getsize(files[i]) == 0:
+                    errors[i] = "empty file (0 bytes)"
+                    continue
+                array, sizes[i], modes[i] = _decode(files[i], size, color_mode)
+                if out is not None:
+                    out[i] = array.reshape(out.shape[1:])
+                ok[i] = True
+            except Exception as error:  # noqa: BLE001 - any unreadable file is skipped, never fatal
+                errors[i] = _describe_error(error)
+        return len(chunk)
+
+    chunk_size = max(1, min(64, n // (4 * _num_workers()) or 1))
+    chunks = [range(start, min(n, start + chunk_size)) for start in range(0, n, chunk_size)]
+    from PIL import Image
+    with warnings.catch_warnings():
+        # EXIF and palette warnings from Pillow are about files, not the student's code.
+        warnings.filterwarnings("ignore", module=r"PIL\..*")
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with ThreadPoolExecutor(max_workers=_num_workers()) as pool:
+            results = pool.map(work, chunks)
+            if verbose and n >= 2000:
+                tqdm = _tqdm()
+                with tqdm(total=n, desc="Decoding images", unit="img", leave=False) as bar:
+                    for done in results:
+                        bar.update(done)
+            else:
+                for _ in results:
+                    pass
+    return ok, sizes, modes, errors
+
+
+def _scan(directory, image_size=None, color_mode="rgb", verbose=False):
+    """Scans and decodes a folder once. Returns (FolderScan, images array or None)."""
+    path = _check_directory(directory)
+    per_class, skipped, ignored = _scan_structure(path, directory)
+    names = list(per_class)
+    files = [f for name in names for f in per_class[name]]
+    labels = np.concatenate([np.full(len(per_class[name]), i, dtype=np.int32)
+                             for i, name in enumerate(names)]) if names else np.zeros(0, np.int32)
+    images = None
+    if image_size is not None:
+        channels = _COLOR_MODES[color_mode]
+        needed = len(files) * image_size[0] * image_size[1] * channels
+        if needed > _MEMORY_WARNING_BYTES:
+            warnings.warn(
+                f"Decoding {len(files):,} images at image_size={tuple(image_size)} needs "
+                f"{needed / 1024 ** 3:.1f} GB of memory. If the runtime crashes, use a smaller "
+                f"image_size or fewer images per class.", stacklevel=3)
+        images = np.zeros((len(files), image_size[0], image_size[1], channels), dtype=np.uint8)
+    ok, sizes, modes, errors = _decode_all(files, image_size, color_mode, images, verbose)
+    skipped.extend(SkippedFile(files[i], reason) for i, reason in sorted(errors.items()))
+
+    # A class folder whose every image is unreadable is not a class either.
+    keep_class = [bool(ok[labels == i].any()) for i in range(len(names))]
+    for i, name in enumerate(names):
+        if not keep_class[i]:
+            ignored[name] = f"none of its {int((labels == i).sum())} image file(s) is readable"
+    new_index = np.cumsum(keep_class) - 1
+    class_names = [name for name, keep in zip(names, keep_class) if keep]
+    kept = np.flatnonzero(ok)
+    scan = FolderScan(
+        directory=path,
+        class_names=class_names,
+        file_paths=[files[i] for i in kept],
+        labels=new_index[labels[kept]].astype(np.int32) if len(kept) else np.zeros(0, np.int32),
+        skipped=sorted(skipped, key=lambda s: s.path),
+        ignored_folders=dict(sorted(ignored.items())),
+        image_sizes=[sizes[i] for i in kept],
+        modes=collections.Counter(modes[i] for i in kept),
+    )
+    if not class_names:
+        found = ", ".join(f"{k}/ ({v})" for k, v in scan.ignored_folders.items())
+        raise ValueError(
+            f"No sub-folder of {str(path)!r} holds a readable image, so there is no class. "
+            f"Found: {found}. Expected one sub-folder per class with .jpg/.png images inside, "
+            f"e.g. {path.name}/cats/001.jpg. Received: directory={directory!r}")
+    for name, reason in scan.ignored_folders.items():
+        warnings.warn(f"The folder {name!r} in {str(path)!r} is not used as a class: {reason}.",
+                      UserWarning, stacklevel=3)
+    if images is not None:
+        images = images[kept] if len(kept) < len(files) else images
+    return scan, images
+
+
+def scan_image_folder(directory):
+    """Scans a folder-per-class dataset and checks that every image can be read.
+
+    Every candidate file is fully decoded with Pillow (in a thread pool), so a
+    truncated JPEG is caught here rather than in the middle of an epoch.
+    Hidden files and folders (`.DS_Store`, `.ipynb_checkpoints`, `__MACOSX`)
+    are ignored; other non-image files, empty and unreadable files are listed
+    in `.skipped`; a sub-folder without any readable image is not a class
+    (a warning names it).
+
+    Expected layout:
+
+        directory/
+          class_a/  img001.jpg, img002.png, nested/img003.JPG, ...
+          class_b/  ...
+
+    Args:
+        directory: path to the dataset folder.
+
+    Returns:
+        A `FolderScan`: `class_names`, `counts`, `file_paths`, `labels`,
+        `skipped`, `ignored_folders`, image sizes and pixel formats. Printing it
+        gives a short report.
+
+    Raises:
+        FileNotFoundError: the folder does not exist.
+        ValueError: the path is a file, the folder is empty, holds loose images
+            without class sub-folders, or no sub-folder holds a readable image.
+
+    Example:
+
+    >>> scan = scan_image_folder("data/flowers")
+    >>> print(scan)
+    Found 1,200 images in 5 classes: ['daisy', ...]; skipped 2 files (2 unreadable; see scan.skipped)
+    ...
+    """
+    scan, _ = _scan(directory)
+    return scan
+
+
+# ----------------------------------------------------------------------------
+# Loading as tf.data datasets
+# ----------------------------------------------------------------------------
+
+def _check_load_arguments(image_size, batch_size, validation_split, seed, color_mode):
+    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
+                       for s in image_size)):
+        hint = (f" For square images pass image_size=({image_size}, {image_size})."
+                if isinstance(image_size, int) and not isinstance(image_size, bool) else "")
+        raise ValueError(
+            f"image_size should be (height, width), two positive ints, e.g. (160, 160).{hint} "
+            f"Received: image_size={image_size!r}")
+    if batch_size is not None and (not isinstance(batch_size, (int, np.integer))
+                                   or isinstance(batch_size, bool) or batch_size < 1):
+        raise ValueError(
+            f"batch_size should be a positive int (e.g. 32), or None for unbatched images. "
+            f"Received: batch_size={batch_size!r}")
+    if validation_split is not None and (
+            isinstance(validation_split, bool) or not isinstance(validation_split, (int, float))
+            or not 0 <= validation_split < 1):
+        raise ValueError(
+            f"validation_split should be a fraction between 0 and 1 (e.g. 0.2 keeps 20% of each "
+            f"class for validation), or 0/None for no validation set. "
+            f"Received: validation_split={validation_split!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(
+            f"seed should be an int (e.g. seed=1337) so that the validation split is the same "
+            f"on every run. Received: seed={seed!r}")
+    if color_mode not in _COLOR_MODES:
+        raise ValueError(
+            f"color_mode should be one of {list(_COLOR_MODES)} (as in "
+            f"keras.utils.image_dataset_from_directory). Received: color_mode={color_mode!r}")
+
+
+def _num_validation(count, validation_split):
+    return int(math.floor(count * validation_split + 0.5))
+
+
+def _min_class_size(validation_split):
+    """Smallest class size that leaves images in both splits."""
+    n = 2
+    while not 0 < _num_validation(n, validation_split) < n:
+        n += 1
+    return n
+
+
+def _split_indices(labels, class_names, validation_split, seed):
+    """Stratified split: the same fraction of every class, chosen with `seed`."""
+    train, val, problems = [], [], []
+    for c, name in enumerate(class_names):
+        members = np.flatnonzero(labels == c)
+        # Seeded per class, so adding a class does not change the others' split.
+        order = np.random.default_rng([int(seed) % 2 ** 32, c]).permutation(len(members))
+        members = members[order]
+        num_val = _num_validation(len(members), validation_split)
+        if num_val == 0 or num_val == len(members):
+            problems.append((name, len(members), num_val))
+        val.append(members[:num_val])
+        train.append(members[num_val:])
+    if problems:
+        details = ", ".join(
+            f"{name!r} ({n} image{'s' if n != 1 else ''} -> {n - v} training, {v} validation)"
+            for name, n, v in problems)
+        raise ValueError(
+            f"With validation_split={validation_split}, some classes would have no image in the "
+            f"training or the validation split: {details}. Add images to these classes (at "
+            f"least {_min_class_size(validation_split)} each for this split), or change "
+            f"validation_split.")
+    train = np.sort(np.concatenate(train))
+    val = np.concatenate(val)
+    val = val[np.random.default_rng(int(seed) % 2 ** 32).permutation(len(val))]
+    return train, val
+
+
+def _make_dataset(images, labels, indices, batch_size, shuffle, seed):
+    import tensorflow as tf
+    dataset = tf.data.Dataset.from_tensor_slices(indices.astype(np.int64))
+    if shuffle:
+        dataset = dataset.shuffle(len(indices), seed=int(seed) % 2 ** 31,
+                                  reshuffle_each_iteration=True)
+    if batch_size is not None:
+        dataset = dataset.batch(batch_size)
+
+    def gather(index):
+        return tf.cast(tf.gather(images, index), tf.float32), tf.gather(labels, index)
+
+    dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def load_image_folder(directory, image_size=(160, 160), batch_size=32, validation_split=0.2,
+                      seed=1337, color_mode="rgb", shuffle=True, verbose=True):
+    """Loads a folder-per-class image dataset as `tf.data` datasets.
+
+    A drop-in for `keras.utils.image_dataset_from_directory(directory,
+    image_size=..., batch_size=..., validation_split=..., subset="both",
+    seed=..., label_mode="int")` that survives messy folders (see
+    `scan_image_folder`) and decodes every image only once.
+
+    Expected layout (nested folders inside a class belong to that class):
+
+        directory/
+          class_a/  img001.jpg, img002.png, ...
+          class_b/  ...
+
+    Each batch is `(images, labels)`: images float32 of shape
+    `(batch_size, height, width, channels)` with values in [0, 255] (add a
+    `Rescaling(1/255)` layer to the model), labels int32 of shape
+    `(batch_size,)`, class indices in `class_names` order (alphanumeric, as in
+    Keras). Images are resized with bilinear interpolation (antialiased when
+    shrinking), without keeping the aspect ratio, as Keras does; EXIF rotation
+    is applied; alpha channels are dropped for `color_mode="rgb"`.
+
+    The validation split is stratified: each class keeps `validation_split`
+    of its images for validation, chosen with `seed`, so the same seed gives
+    the same split on every run and no file is in both. The training set is
+    reshuffled every epoch; the validation set keeps one fixed order, the
+    order of its `file_paths`.
+
+    Each returned dataset has the attributes `class_names`, `file_paths` (the
+    files of that split), `skipped` (a list of `(path, reason)` for files not
+    used) and `scan` (the `FolderScan`).
+
+    Args:
+        directory: path to the dataset folder.
+        image_size: (height, width) the images are resized to.
+        batch_size: images per batch, or None for single images.
+        validation_split: fraction of each class kept for validation; 0 or
+            None returns a single dataset.
+        seed: int, fixes the split and the shuffling.
+        color_mode: "rgb" (3 channels), "grayscale" (1) or "rgba" (4).
+        shuffle: reshuffle the training images every epoch (False: file order).
+        verbose: print the one-line summary.
+
+    Returns:
+        `(train_ds, val_ds)`, or one dataset when `validation_split` is 0/None.
+
+    Raises:
+        FileNotFoundError: the folder does not exist.
+        ValueError: a bad argument; the path is a file; the folder is empty,
+            holds loose images without class folders, has fewer than two
+            classes with readable images, or a class would be left without
+            images in the training or validation split.
+
+    Example:
+
+    >>> train_ds, val_ds = load_image_folder("data/flowers", image_size=(160, 160))
+    Found 3,670 images in 5 classes: ['daisy', 'dandelion', 'roses', 'sunflowers', 'tulips'] -> 2,936 training, 734 validation
+    >>> images, labels = next(iter(train_ds))
+    >>> images.shape, labels.shape
+    (TensorShape([32, 160, 160, 3]), TensorShape([32]))
+    """
+    _check_load_arguments(image_size, batch_size, validation_split, seed, color_mode)
+    image_size = (int(image_size[0]), int(image_size[1]))
+    scan, images = _scan(directory, image_size, color_mode, verbose=verbose)
+    path = scan.directory
+    if len(scan.class_names) < 2:
+        only = scan.class_names[0]
+        nested = [d for d in sorted(os.listdir(path / only))
+                  if (path / only / d).is_dir() and not _is_hidden(d)]
+        hint = (f" {only!r} itself has sub-folders {_short_list(nested, 5)}: if those are your "
+                f"classes, pass directory={str(path / only)!r}." if len(nested) >= 2 else "")
+        raise ValueError(
+            f"Found only one class, {only!r}, in {str(path)!r}; a classifier needs at least two "
+            f"class folders (e.g. {path.name}/cats/ and {path.name}/dogs/).{hint} "
+            f"Received: directory={directory!r}")
+
+    import tensorflow as tf
+    images_tensor = tf.convert_to_tensor(images)
+    del images
+    labels_tensor = tf.convert_to_tensor(scan.labels)
+
+    if validation_split:
+        train_idx, val_idx = _split_indices(scan.labels, scan.class_names, validation_split, seed)
+        splits = [(train_idx, shuffle), (val_idx, False)]
+    else:
+        splits = [(np.arange(scan.num_images), shuffle)]
+    datasets = []
+    for indices, reshuffle in splits:
+        dataset = _make_dataset(images_tensor, labels_tensor, indices, batch_size, reshuffle, seed)
+        dataset.class_names = list(scan.class_names)
+        dataset.file_paths = [scan.file_paths[i] for i in indices]
+        dataset.skipped = scan.skipped
+        dataset.scan = scan
+        datasets.append(dataset)
+
+    if verbose:
+        line = scan.summary(skipped_hint="train_ds.skipped" if validation_split else "ds.skipped")
+        if validation_split:
+            split_text = (f" -> {len(splits[0][0]):,} training, {len(splits[1][0]):,} validation")
+            head, sep, tail = line.partition("; skipped")
+            line = head + split_text + sep + tail
+        print(line)
+    return tuple(datasets) if len(datasets) == 2 else datasets[0]
+
+
+# ----------------------------------------------------------------------------
+# Looking at the data
+# ----------------------------------------------------------------------------
+
+def _first_batch(dataset, num_images):
+    """Returns (images as NumPy, labels as NumPy or None) from a dataset or arrays."""
+    if isinstance(dataset, (tuple, list)) and len(dataset) == 2:
+        images, labels = dataset
+        return np.asarray(images)[:num_images], np.asarray(labels)[:num_images]
+    if isinstance(dataset, np.ndarray):
+        return dataset[:num_images], None
+    if not hasattr(dataset, "take"):
+        raise ValueError(
+            f"dataset should be a tf.data.Dataset of (images, labels) batches (e.g. train_ds from "
+            f"load_image_folder) or a tuple (images, labels) of arrays. "
+            f"Received: {type(dataset).__name__}")
+    images, labels = [], []
+    count = 0
+    for element in dataset:
+        x, y = (element if isinstance(element, (tuple, list)) else (element, None))[:2]
+        x = np.asarray(x)
+        batched = x.ndim == 4 or (x.ndim == 3 and x.shape[-1] not in (1, 3, 4))
+        if not batched:
+            x = x[None]
+            y = None if y is None else np.asarray(y)[None]
+        images.append(x)
+        if y is not None:
+            labels.append(np.asarray(y))
+        count += len(x)
+        if count >= num_images:
+            break
+    images = np.concatenate(images)[:num_images]
+    labels = np.concatenate(labels)[:num_images] if labels else None
+    return images, labels
+
+
+def _displayable(image):
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    low, high = float(image.min(initial=0)), float(image.max(initial=0))
+    if low >= 0 and high <= 1.0:
+        return image
+    if low >= 0 and high <= 255:
+        return image / 255.0
+    return (image - low) / max(high - low, 1e-8)  # normalised images: stretch for display
+
+
+def _label_text(label, class_names):
+    if label is None:
+        return ""
+    label = np.asarray(label)
+    if label.ndim > 0 and label.size > 1:  # one-hot or probabilities
+        label = int(np.argmax(label))
+    else:
+        label = int(label.reshape(-1)[0])
+    if class_names is not None and 0 <= label < len(class_names):
+        return str(class_names[label])
+    return str(label)
+
+
+def plot_image_batch(dataset, class_names=None, num_images=9, ax=None):
+    """Shows the first images of a dataset in a grid, titled with their class.
+
+    Args:
+        dataset: a `tf.data.Dataset` yielding `(images, labels)` (batched or
+            not; int or one-hot labels), or a tuple `(images, labels)` of arrays.
+            Values in [0, 255] or [0, 1] show as they are; other ranges are
+            stretched.
+        class_names: names for the labels; defaults to `dataset.class_names`.
+        num_images: how many images to show.
+        ax: None (a new figure), one `Axes` (the grid is drawn as one
+            mosaic in it), or a sequence of at least `num_images` axes.
+
+    Returns:
+        The axes drawn on: an array of axes, or the single `Axes` given.
+
+    Example:
+
+    >>> plot_image_batch(train_ds, num_images=9); plt.show()
+    """
+    if not isinstance(num_images, (int, np.integer)) or isinstance(num_images, bool) or num_images < 1:
+        raise ValueError(f"num_images should be a positive int, e.g. 9. Received: num_images={num_images!r}")
+    if class_names is None:
+        class_names = getattr(dataset, "class_names", None)
+    images, labels = _first_batch(dataset, int(num_images))
+    if images.ndim == 3 and images.shape[-1] not in (1, 3, 4):
+        images = images[..., None]
+    if images.ndim != 4:
+        raise ValueError(
+            f"Expected images of shape (batch, height, width, channels), got shape {images.shape}.")
+    import matplotlib.pyplot as plt
+    count = len(images)
+    cols = int(math.ceil(math.sqrt(count)))
+    rows = int(math.ceil(count / cols))
+    gray = images.shape[-1] == 1
+    cmap = "gray" if gray else None
+
+    if ax is not None and not isinstance(ax, (list, tuple, np.ndarray)):
+        # One Axes: a mosaic with a one-pixel gap, labels written on each tile.
+        h, w = images.shape[1:3]
+        channels = 1 if gray else 3
+        mosaic = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1, channels), dtype=np.float32)
+        for i in range(count):
+            r, c = divmod(i, cols)
+            tile = _displayable(images[i])
+            tile = tile[..., None] if tile.ndim == 2 else tile[..., :3]
+            mosaic[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = tile
+        ax.imshow(mosaic[..., 0] if gray else mosaic, cmap=cmap, vmin=0, vmax=1)
+        for i in range(count):
+            r, c = divmod(i, cols)
+            text = _label_text(None if labels is None else labels[i], class_names)
+            if text:
+                ax.text(c * (w + 1) + 1, r * (h + 1) + 1, text, fontsize=8, va="top",
+                        bbox={"facecolor": "white", "alpha": 0.7, "pad": 1, "linewidth": 0})
+        ax.set_axis_off()
+        return ax
+
+    if ax is None:
+        fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows), squeeze=False)
+        axes = axes.ravel()
+    else:
+        axes = np.asarray(ax, dtype=object).ravel()
+        if len(axes) < count:
+            raise ValueError(f"ax holds {len(axes)} axes but num_images={count}; pass at least "
+                             f"{count} axes, one Axes for a mosaic, or ax=None.")
+    for i, axis in enumerate(axes):
+        axis.set_axis_off()
+        if i >= count:
+            continue
+        axis.imshow(_displayable(images[i]), cmap=cmap, vmin=0, vmax=1)
+        axis.set_title(_label_text(None if labels is None else labels[i], class_names), fontsize=10)
+    return axes
+
+
+def _counts_from(counts_or_dataset, class_names):
+    source = counts_or_dataset
+    if isinstance(source, FolderScan):
+        return list(source.counts), list(source.counts.values())
+    scan = getattr(source, "scan", None)
+    if isinstance(scan, FolderScan) and hasattr(source, "file_paths"):
+        # One of our datasets: count the labels of its own split, no decoding needed.
+        index = {p: label for p, label in zip(scan.file_paths, scan.labels)}
+        per_class = np.bincount([index[p] for p in source.file_paths],
+                                minlength=len(scan.class_names))
+        return list(scan.class_names), [int(n) for n in per_class]
+    if isinstance(source, dict):
+        return [str(k) for k in source], [int(v) for v in source.values()]
+    if isinstance(source, (list, tuple, np.ndarray)):
+        values = [int(v) for v in np.asarray(source).reshape(-1)]
+        names = class_names if class_names is not None else [str(i) for i in range(len(values))]
+        if len(names) != len(values):
+            raise ValueError(f"class_names has {len(names)} names but there are {len(values)} "
+                             f"counts; pass one name per count.")
+        return list(names), values
+    if hasattr(source, "take"):
+        # Any dataset of (images, labels): count the labels (this reads the whole dataset).
+        names = class_names if class_names is not None else getattr(source, "class_names", None)
+        totals = collections.Counter()
+        for element in source:
+            if not isinstance(element, (tuple, list)) or len(element) < 2:
+                raise ValueError("The dataset should yield (images, labels) to count its classes.")
+            y = np.asarray(element[1])
+            if y.ndim == 2:
+                y = np.argmax(y, axis=-1)  # one-hot (categorical) labels
+            totals.update(int(v) for v in y.reshape(-1))
+        if names is None:
+            names = [str(i) for i in range(max(totals, default=-1) + 1)]
+        return list(names), [totals.get(i, 0) for i in range(len(names))]
+    raise ValueError(
+        f"plot_class_balance expects a dict {{class name: count}}, a list of counts, a FolderScan "
+        f"or a dataset of (images, labels). Received: {type(source).__name__}")
+
+
+def plot_class_balance(counts_or_dataset, class_names=None, ax=None):
+    """Draws a horizontal bar chart of the number of images per class.
+
+    A dashed line marks the mean; a class far below it is under-represented.
+
+    Args:
+        counts_or_dataset: a dict `{class name: count}`, a list of counts, a
+            `FolderScan`, a dataset from `load_image_folder` (counted from its
+            files, no decoding) or any dataset of `(images, labels)` (read once).
+        class_names: names for a list of counts (or a dataset without
+            `class_names`).
+        ax: matplotlib axes to draw on (default: a new figure).
+
+    Returns:
+        The axes.
+
+    Example:
+
+    >>> plot_class_balance(train_ds); plt.show()
+    """
+    names, values = _counts_from(counts_or_dataset, class_names)
+    import matplotlib.pyplot as plt
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.35 * len(names) + 1.2))
+    positions = np.arange(len(names))
+    ax.barh(positions, values, color="tab:blue")
+    ax.set_yticks(positions)
+    ax.set_yticklabels(names)
+    ax.invert_yaxis()  # first class on top
+    if values:
+        mean = float(np.mean(values))
+        ax.axvline(mean, color="gray", linestyle="--", linewidth=1, label=f"mean {mean:,.0f}")
+        for y, v in zip(positions, values):
+            ax.text(v, y, f" {v:,}", va="center", fontsize=8)
+        ax.set_xlim(0, max(values) * 1.15 + 1)
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel("images")
+    ax.set_title(f"Images per class ({sum(values):,} in total)")
+    return ax
+
+
+# ----------------------------------------------------------------------------
+# Exporting folder-per-class datasets
+# ----------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def safe_folder_name(name):
+    """Makes a class name usable as a folder name: 'T-shirt/top' -> 'T-shirt_top'."""
+    text = _UNSAFE.sub("_", str(name)).strip().strip(".").strip()
+    return text or "class"
+
+
+def _tqdm():
+    with warnings.catch_warnings():
+        # Without ipywidgets, tqdm.auto warns and falls back to a text bar: the bar is enough.
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+def _check_export_target(directory, folders, overwrite):
+    path = Path(directory).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{str(path)!r} is a file; expected a folder to write the class "
+                         f"folders into. Received: directory={directory!r}")
+    if path.exists() and not overwrite:
+        existing = sorted(e for e in os.listdir(path))
+        if existing:
+            raise FileExistsError(
+                f"The folder {str(path)!r} is not empty (it holds {_short_list(existing, 5)}). "
+                f"Pass overwrite=True to replace the class folders being written "
+                f"({_short_list(folders, 5)}; nothing else is touched), or choose a new folder. "
+                f"Received: directory={directory!r}, overwrite=False")
+    path.mkdir(parents=True, exist_ok=True)
+    for folder in folders:
+        target = path / folder
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
+    return path
+
+
+def _resolve_classes(classes, class_names, argument="classes"):
+    """Returns the list of class indices asked for (names or ints), in the order given."""
+    if classes is None:
+        return list(range(len(class_names)))
+    if isinstance(classes, (str, int, np.integer)):
+        classes = [classes]
+    chosen = []
+    for item in classes:
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            if not 0 <= item < len(class_names):
+                raise ValueError(f"Class index {item} is out of range: there are "
+                                 f"{len(class_names)} classes (0 to {len(class_names) - 1}). "
+                                 f"Received: {argument}={classes!r}")
+            index = int(item)
+        elif item in class_names:
+            index = list(class_names).index(item)
+        else:
+            raise ValueError(f"Unknown class {item!r}. Choose among {list(class_names)}. "
+                             f"Received: {argument}={classes!r}")
+        if index in chosen:
+            raise ValueError(f"Class {class_names[index]!r} is listed twice. "
+                             f"Received: {argument}={classes!r}")
+        chosen.append(index)
+    if not chosen:
+        raise ValueError(f"{argument} is empty; pass None for all classes or a list of names. "
+                         f"Received: {argument}={classes!r}")
+    return chosen
+
+
+def _check_per_class(per_class):
+    if per_class is not None and (not isinstance(per_class, (int, np.integer))
+                                  or isinstance(per_class, bool) or per_class < 1):
+        raise ValueError(f"per_class should be a positive int (images per class) or None for all "
+                         f"images. Received: per_class={per_class!r}")
+
+
+def _folder_names(class_names, chosen):
+    folders = [safe_folder_name(class_names[i]) for i in chosen]
+    duplicates = [f for f, n in collections.Counter(folders).items() if n > 1]
+    if duplicates:
+        raise ValueError(f"Different classes map to the same folder name {duplicates}; "
+                         f"rename them in class_names. Received: class_names={list(class_names)!r}")
+    return folders
+
+
+def export_image_folder(images, labels, directory, class_names, classes=None, per_class=None,
+                        overwrite=False, seed=1337):
+    """Writes images from arrays as a folder-per-class dataset of PNG files.
+
+    Writes `directory/<class name>/<class name>_<index>.png`, where `index` is
+    the image's position in `images` (so a file can be traced back). Class
+    names unsafe as folder names are made safe ('T-shirt/top' -> 'T-shirt_top').
+
+    Args:
+        images: uint8 array of shape (N, height, width), (N, height, width, 1)
+            or (N, height, width, 3).
+        labels: int array of shape (N,), class indices into `class_names`.
+        directory: the folder to write into (created if needed).
+        class_names: the name of every class index, e.g. `FASHION_MNIST_CLASSES`.
+        classes: names (or indices) of the classes to write; None for all.
+        per_class: how many images per class (a seeded random sample); None for all.
+        overwrite: False refuses a non-empty `directory`; True replaces only the
+            class folders being written and never deletes anything else.
+        seed: int, picks the sample.
+
+    Returns:
+        The `Path` of `directory`.
+
+    Raises:
+        ValueError: bad arrays, unknown classes, bad `per_class`.
+        FileExistsError: `directory` is not empty and `overwrite` is False.
+
+    Example:
+
+    >>> (x, y), _ = load_fashion_mnist(subset="small")
+    >>> export_image_folder(x, y, "data/fashion", FASHION_MNIST_CLASSES,
+    ...                     classes=["Sneaker", "Sandal", "Ankle boot"], per_class=100)
+    Wrote 300 images in 3 classes to data/fashion: 'Sneaker' 100, 'Sandal' 100, 'Ankle boot' 100
+    """
+    if hasattr(images, "numpy"):
+        images = images.numpy()
+    images = np.asarray(images)
+    if hasattr(labels, "numpy"):
+        labels = labels.numpy()
+    labels = np.asarray(labels)
+    if images.dtype != np.uint8:
+        raise ValueError(
+            f"images should be uint8 with values in 0..255. Received dtype {images.dtype}; "
+            f"if your values are floats in [0, 1], pass (images * 255).round().astype('uint8').")
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] == 3)):
+        raise ValueError(
+            f"images should have shape (N, height, width), (N, height, width, 1) or "
+            f"(N, height, width, 3). Received shape {images.shape}.")
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        raise ValueError(
+            f"labels look one-hot encoded (shape {labels.shape}); pass class indices of shape "
+            f"(N,), e.g. labels.argmax(axis=1).")
+    labels = labels.reshape(-1) if labels.ndim == 2 and labels.shape[1] == 1 else labels
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(
+            f"labels should have shape ({len(images)},), one class index per image. "
+            f"Received shape {labels.shape}.")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels should be integer class indices. Received dtype {labels.dtype}.")
+    class_names = list(class_names)
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
+        raise ValueError(
+            f"labels go from {labels.min()} to {labels.max()} but class_names has "
+            f"{len(class_names)} names; pass one name per class index.")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed should be an int, e.g. seed=1337. Received: seed={seed!r}")
+    _check_per_class(per_class)
+    chosen = _resolve_classes(classes, class_names)
+    folders = _folder_names(class_names, chosen)
+
+    plan = []  # (class index, folder, sorted image indices)
+    short = []
+    for c, folder in zip(chosen, folders):
+        members = np.flatnonzero(labels == c)
+        if per_class is not None and per_class < len(members):
+            rng = np.random.default_rng([int(seed) % 2 ** 32, int(c)])
+            members = np.sort(rng.choice(members, size=int(per_class), replace=False))
+        elif per_class is not None and per_class > len(members):
+            short.append(f"{class_names[c]!r} has only {len(members)}")
+        plan.append((c, folder, members))
+    if short:
+        warnings.warn(f"Fewer images than per_class={per_class}: {', '.join(short)}; "
+                      f"writing all of them.", UserWarning, stacklevel=2)
+
+    path = _check_export_target(directory, folders, overwrite)
+    from PIL import Image
+    width = len(str(max(len(images) - 1, 0)))
+    total = sum(len(m) for _, _, m in plan)
+    tqdm = _tqdm()
+
+    def write(job):
+        folder_path, prefix, i = job
+        Image.fromarray(images[i]).save(folder_path / f"{prefix}_{i:0{width}d}.png",
+                                        compress_level=1)
+
+    jobs = []
+    for _, folder, members in plan:
+        (path / folder).mkdir()
+        jobs.extend((path / folder, folder, int(i)) for i in members)
+    with tqdm(total=total, desc=f"Writing {path.name}", unit="img", leave=False,
+              disable=total < 500) as bar, ThreadPoolExecutor(_num_workers()) as pool:
+        for _ in pool.map(write, jobs):
+            bar.update(1)
+    written = ", ".join(f"{class_names[c]!r} {len(m):,}" for c, _, m in plan)
+    print(f"Wrote {total:,} images in {len(plan)} classes to {path}: {written}")
+    return path
+
+
+def _image_extension(data):
+    if data[:3] == b"\xff\xd8\xff":
+        return ".jpg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return ".png"
+    if data[:4] == b"GIF8":
+        return ".gif"
+    if data[:2] == b"BM":
+        return ".bmp"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return None
+
+
+def export_tfds_folder(name, directory, classes=None, per_class=None, split="train",
+                       overwrite=False):
+    """Writes a TensorFlow Datasets image dataset as a folder-per-class dataset.
+
+    Meant for Colab (or any machine online with `tensorflow-datasets`
+    installed), e.g. `tf_flowers` (5 classes) or `oxford_iiit_pet` (37 breeds).
+    The encoded files are written as they are stored (no re-encoding), as
+    `directory/<class name>/<class name>_<index>.jpg`, `index` being the
+    position in the split. With `per_class`, the first `per_class` images of
+    each class in the split's (fixed, already shuffled) order are taken.
+
+    Offline, this fails at once unless the dataset was downloaded before; use
+    `export_image_folder` with Fashion-MNIST instead.
+
+    Args:
+        name: the TFDS name, e.g. "tf_flowers" or "oxford_iiit_pet".
+        directory: the folder to write into.
+        classes: class names (or indices) to write; None for all.
+        per_class: images per class; None for all.
+        split: the TFDS split, e.g. "train" or "test".
+        overwrite: as in `export_image_folder`.
+
+    Returns:
+        The `Path` of `directory`.
+
+    Raises:
+        ImportError: `tensorflow_datasets` is not installed.
+        ConnectionError: offline and the dataset is not already downloaded.
+        ValueError, FileExistsError: as in `export_image_folder`.
+
+    Example (Colab):
+
+    >>> export_tfds_folder("tf_flowers", "data/flowers", per_class=200)
+    Wrote 1,000 images in 5 classes to data/flowers: 'dandelion' 200, ...
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name should be a TFDS dataset name such as 'tf_flowers' or "
+                         f"'oxford_iiit_pet'. Received: name={name!r}")
+    _check_per_class(per_class)
+    offline_hint = ("Offline, build the folder from Fashion-MNIST instead: "
+                    "(x, y), _ = load_fashion_mnist(subset='small'); "
+                    "export_image_folder(x, y, 'data/fashion', FASHION_MNIST_CLASSES, "
+                    "classes=[...], per_class=100).")
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as error:
+        raise ImportError(
+            f"export_tfds_folder({name!r}) needs the tensorflow-datasets package, which is not "
+            f"installed. On Colab it is preinstalled; elsewhere run "
+            f"`pip install tensorflow-datasets` (it downloads the data, so you must be online). "
+            f"{offline_hint}") from error
+    offline = runtime.is_offline()
+    try:
+        dataset, info = tfds.load(
+            name, split=split, as_supervised=True, with_info=True, download=not offline,
+            decoders={"image": tfds.decode.SkipDecoding()})
+    except Exception as error:  # noqa: BLE001 - tfds raises many kinds; say what to do
+        if offline:
+            raise ConnectionError(
+                f"export_tfds_folder({name!r}) must download the dataset, but this machine is "
+                f"offline ({runtime.OFFLINE_ENV}=1 or no connection) and no copy was downloaded "
+                f"before. Run it on Colab or online. {offline_hint}") from error
+        raise ValueError(
+            f"tensorflow_datasets could not load {name!r} (split={split!r}): {error}. Check the "
+            f"name (e.g. 'tf_flowers', 'oxford_iiit_pet') and the split (e.g. 'train', 'test').") from error
+
+    class_names = list(info.features["label"].names)
+    chosen = _resolve_classes(classes, class_names)
+    folders = _folder_names(class_names, chosen)
+    wanted = {c: folder for c, folder in zip(chosen, folders)}
+    path = _check_export_target(directory, folders, overwrite)
+    for folder in folders:
+        (path / folder).mkdir()
+
+    try:
+        num_examples = info.splits[split].num_examples
+    except (KeyError, TypeError, AttributeError):
+        num_examples = None
+    total = per_class * len(chosen) if per_class else (num_examples if classes is None else None)
+    written = collections.Counter()
+    width = len(str(max((num_examples or 100000) - 1, 0)))
+    tqdm = _tqdm()
+    with tqdm(total=total, desc=f"Writing {name}", unit="img", leave=False) as bar:
+        for index, (encoded, label) in enumerate(tfds.as_numpy(dataset)):
+            label = int(label)
+            if label not in wanted or (per_class and written[label] >= per_class):
+                continue
+            data = bytes(encoded)
+            extension = _image_extension(data)
+            target = path / wanted[label] / f"{wanted[label]}_{index:0{width}d}"
+            if extension is None:  # an unusual format: decode and store as PNG
+                import io
+                from PIL import Image
+                with Image.open(io.BytesIO(data)) as image:
+                    image.save(target.with_suffix(".png"))
+            else:
+                target.with_suffix(extension).write_bytes(data)
+            written[label] += 1
+            bar.update(1)
+            if per_class and all(written[c] >= per_class for c in chosen):
+                break
+    summary = ", ".join(f"{class_names[c]!r} {written[c]:,}" for c in chosen)
+    print(f"Wrote {sum(written.values()):,} images in {len(chosen)} classes to {path}: {summary}")
+    return path
