@@ -1,0 +1,139 @@
+"""Which classes a model confuses, and the images it gets wrong.
+
+    y_pred = model.predict(x_test, verbose=0).argmax(axis=1)
+    plot_confusion_matrix(y_test, y_pred, class_names=FASHION_MNIST_CLASSES)
+    plot_misclassified(x_test, y_test, y_pred, class_names=FASHION_MNIST_CLASSES)
+"""
+
+import numpy as np
+
+
+def _as_labels(values, name):
+    values = np.asarray(values)
+    if values.ndim == 2:  # probabilities or one-hot
+        values = values.argmax(axis=1)
+    if values.ndim != 1 or (values.size and not np.issubdtype(values.dtype, np.integer)
+                            and not np.all(np.mod(values, 1) == 0)):
+        raise ValueError(f"{name} should be a 1D array of integer labels (or a 2D array of "
+                         f"probabilities). Received: {name} of shape {values.shape}")
+    return values.astype("int64")
+
+
+def _check_pair(y_true, y_pred):
+    y_true = _as_labels(y_true, "y_true")
+    y_pred = _as_labels(y_pred, "y_pred")
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true and y_pred should have the same length. "
+                         f"Received: {len(y_true)} and {len(y_pred)} labels")
+    return y_true, y_pred
+
+
+def confusion_matrix(y_true, y_pred, num_classes=None):
+    """Returns the confusion matrix: entry [i, j] counts images of class i predicted as j.
+
+    Args:
+        y_true: 1D int labels (or one-hot / probabilities, reduced with argmax).
+        y_pred: 1D int predictions (or probabilities).
+        num_classes: int or None (then 1 + the largest label seen).
+
+    Returns:
+        An int64 array (num_classes, num_classes).
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    largest = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
+    if num_classes is None:
+        num_classes = largest
+    elif num_classes < largest:
+        raise ValueError(f"num_classes should be at least 1 + the largest label ({largest}). "
+                         f"Received: num_classes={num_classes!r}")
+    matrix = np.zeros((num_classes, num_classes), dtype="int64")
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix
+
+
+def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=True, ax=None):
+    """Draws the confusion matrix (rows: true class, columns: predicted), with the values.
+
+    Args:
+        y_true, y_pred: labels as in `confusion_matrix`.
+        class_names: list of names for the axes, or None for the indices.
+        normalize: bool, show each row as fractions of that class (the diagonal is
+            the per-class recall); False shows counts.
+        ax: matplotlib Axes or None.
+
+    Returns:
+        The Axes.
+    """
+    num_classes = len(class_names) if class_names is not None else None
+    matrix = confusion_matrix(y_true, y_pred, num_classes=num_classes)
+    names = list(class_names) if class_names is not None else [str(i) for i in range(len(matrix))]
+    values = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
+    import matplotlib.pyplot as plt
+    if ax is None:
+        side = max(4.0, 0.55 * len(names) + 2)
+        _, ax = plt.subplots(figsize=(side, side))
+    ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else max(values.max(), 1))
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=45, ha="right", fontsize="small")
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names, fontsize="small")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    threshold = (1 if normalize else values.max()) / 2
+    for i in range(len(names)):
+        for j in range(len(names)):
+            text = f"{values[i, j]:.2f}" if normalize else str(values[i, j])
+            ax.text(j, i, text, ha="center", va="center", fontsize="x-small",
+                    color="white" if values[i, j] > threshold else "black")
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    ax.set_title(f"Confusion matrix (accuracy {accuracy:.3f})")
+    return ax
+
+
+def plot_misclassified(images, y_true, y_pred, class_names=None, max_images=16, ax=None):
+    """Shows up to `max_images` misclassified images, titled "true -> predicted".
+
+    Args:
+        images: array (n, height, width) or (n, height, width, channels), pixels in
+            [0, 255] or [0, 1].
+        y_true, y_pred: labels as in `confusion_matrix` (n each).
+        class_names: list of names, or None for the indices.
+        max_images: int, how many mistakes to show at most (the first ones in order).
+        ax: sequence of Axes or None.
+
+    Returns:
+        The list of Axes used (empty when there is no mistake).
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    images = np.asarray(images)
+    if len(images) != len(y_true):
+        raise ValueError(f"images and labels should have the same length. "
+                         f"Received: {len(images)} images and {len(y_true)} labels")
+    wrong = np.flatnonzero(y_true != y_pred)[:max_images]
+
+    def name(i):
+        return class_names[i] if class_names is not None else str(i)
+    if len(wrong) == 0:
+        print("No misclassified image.")
+        return []
+    import matplotlib.pyplot as plt
+    if ax is None:
+        columns = min(8, len(wrong))
+        rows = -(-len(wrong) // columns)
+        _, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.9 * rows), squeeze=False)
+        axes = list(axes.ravel())
+        for extra in axes[len(wrong):]:
+            extra.axis("off")
+    else:
+        axes = list(np.ravel(ax))
+        if len(axes) < len(wrong):
+            raise ValueError(f"ax should hold at least {len(wrong)} Axes. Received: {len(axes)} Axes")
+    scale = 255.0 if images.max() > 1.0 else 1.0
+    for axis, index in zip(axes, wrong):
+        image = images[index].astype("float32") / scale
+        if image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        axis.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
+        axis.set_title(f"{name(y_true[index])}\n-> {name(y_pred[index])}", fontsize="x-small")
+        axis.axis("off")
+    return axes[:len(wrong)]

@@ -1,0 +1,154 @@
+"""Output sizes and parameter counts of convolution and pooling layers, by formula.
+
+    conv_output_size(240, kernel_size=3)                       # 238 ("valid", stride 1)
+    conv_output_size(240, kernel_size=3, padding="same")       # 240
+    conv_params(kernel_size=3, in_channels=3, filters=48)      # 3*3*3*48 + 48 = 1,344
+    trace_shapes((240, 240, 3), [("conv", 48, 3), ("pool", 2), ("conv", 48, 3)])
+
+The formula, for one spatial dimension of size W, kernel K, padding P, stride S:
+
+    out = floor((W - K + 2P) / S) + 1
+
+Keras' padding="valid" is P = 0; padding="same" gives out = ceil(W / S).
+"""
+
+
+
+def _check_int(value, name, minimum, example):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} should be an int >= {minimum}, e.g. {name}={example}. "
+                         f"Received: {name}={value!r}")
+
+
+def conv_output_size(input_size, kernel_size, stride=1, padding="valid"):
+    """Returns the output size of a convolution or pooling along one dimension.
+
+    Args:
+        input_size: int, height or width of the input.
+        kernel_size: int, size of the kernel (or pooling window).
+        stride: int, step between two positions of the kernel.
+        padding: "valid" (no padding), "same" (Keras: output = ceil(input / stride)),
+            or an int P of zeros added on each side.
+
+    Returns:
+        int, the output size.
+
+    Raises:
+        ValueError: an argument is out of range, or the kernel does not fit in the
+            padded input.
+
+    Example:
+
+    >>> conv_output_size(7, kernel_size=3, stride=2)       # the lecture's 7x7 input
+    3
+    >>> conv_output_size(32, kernel_size=5, stride=1, padding=2)
+    32
+    """
+    _check_int(input_size, "input_size", 1, 28)
+    _check_int(kernel_size, "kernel_size", 1, 3)
+    _check_int(stride, "stride", 1, 1)
+    if padding == "same":
+        return -(-input_size // stride)
+    if padding == "valid":
+        pad = 0
+    elif isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0:
+        pad = padding
+    else:
+        raise ValueError(f'padding should be "valid", "same" or an int >= 0 (zeros on each side). '
+                         f"Received: padding={padding!r}")
+    if input_size + 2 * pad < kernel_size:
+        raise ValueError(
+            f"The kernel ({kernel_size}) is larger than the padded input "
+            f"({input_size} + 2*{pad} = {input_size + 2 * pad}); use a smaller kernel or more "
+            f"padding. Received: input_size={input_size}, kernel_size={kernel_size}, padding={padding!r}")
+    return (input_size - kernel_size + 2 * pad) // stride + 1
+
+
+def conv_params(kernel_size, in_channels, filters, use_bias=True):
+    """Returns the number of parameters of a 2D convolution: K*K*C_in*C_out (+ C_out biases).
+
+    Example:
+
+    >>> conv_params(3, in_channels=3, filters=64)     # VGG-16's first layer: 1,728 weights + 64 biases
+    1792
+    """
+    _check_int(kernel_size, "kernel_size", 1, 3)
+    _check_int(in_channels, "in_channels", 1, 3)
+    _check_int(filters, "filters", 1, 32)
+    return kernel_size * kernel_size * in_channels * filters + (filters if use_bias else 0)
+
+
+def trace_shapes(input_shape, layers):
+    """Follows an input through a list of conv and pooling layers, as in the lecture's exercise.
+
+    Args:
+        input_shape: (height, width, channels).
+        layers: list of tuples, each one of
+            ("conv", filters, kernel_size[, stride[, padding]]) (default stride 1, "valid"),
+            ("pool", pool_size[, stride[, padding]]) (default stride = pool_size, "valid").
+
+    Returns:
+        A list of dicts, one per layer: "layer" (a short description), "output_shape"
+        (height, width, channels) and "params" (weights and biases).
+
+    Raises:
+        ValueError: `input_shape` or a layer tuple is malformed.
+
+    Example (the lecture's exercise):
+
+    >>> for row in trace_shapes((240, 240, 3), [("conv", 48, 3), ("pool", 2), ("conv", 48, 3)]):
+    ...     print(row["layer"], row["output_shape"], row["params"])
+    conv 48 3x3 (238, 238, 48) 1344
+    pool 2x2 stride 2 (119, 119, 48) 0
+    conv 48 3x3 (117, 117, 48) 20784
+    """
+    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
+            or not all(isinstance(s, int) and s > 0 for s in input_shape)):
+        raise ValueError(f"input_shape should be (height, width, channels), e.g. (240, 240, 3). "
+                         f"Received: input_shape={input_shape!r}")
+    height, width, channels = input_shape
+    rows = []
+    for spec in layers:
+        if not isinstance(spec, (tuple, list)) or not spec or spec[0] not in ("conv", "pool"):
+            raise ValueError(
+                'Each layer should be ("conv", filters, kernel_size[, stride[, padding]]) or '
+                f'("pool", pool_size[, stride[, padding]]). Received: {spec!r}')
+        if spec[0] == "conv":
+            if len(spec) < 3 or len(spec) > 5:
+                raise ValueError(f'A conv layer is ("conv", filters, kernel_size[, stride[, padding]]). '
+                                 f"Received: {spec!r}")
+            _, filters, kernel = spec[:3]
+            stride = spec[3] if len(spec) > 3 else 1
+            padding = spec[4] if len(spec) > 4 else "valid"
+            params = conv_params(kernel, channels, filters)
+            height = conv_output_size(height, kernel, stride, padding)
+            width = conv_output_size(width, kernel, stride, padding)
+            channels = filters
+            label = f"conv {filters} {kernel}x{kernel}" + (f" stride {stride}" if stride != 1 else "") \
+                + (f" padding {padding}" if padding != "valid" else "")
+        else:
+            if len(spec) < 2 or len(spec) > 4:
+                raise ValueError(f'A pooling layer is ("pool", pool_size[, stride[, padding]]). '
+                                 f"Received: {spec!r}")
+            size = spec[1]
+            stride = spec[2] if len(spec) > 2 else size
+            padding = spec[3] if len(spec) > 3 else "valid"
+            params = 0
+            height = conv_output_size(height, size, stride, padding)
+            width = conv_output_size(width, size, stride, padding)
+            label = f"pool {size}x{size} stride {stride}"
+        rows.append({"layer": label, "output_shape": (height, width, channels), "params": params})
+    return rows
+
+
+def receptive_field(num_layers, kernel_size=3):
+    """Receptive field of `num_layers` stacked stride-1 convolutions: 1 + L * (K - 1).
+
+    Three 3x3 layers see 7x7 pixels (like one 7x7 layer) with 3*9*C^2 instead of
+    49*C^2 weights: the reason VGG uses only 3x3 kernels.
+    """
+    _check_int(num_layers, "num_layers", 1, 3)
+    _check_int(kernel_size, "kernel_size", 1, 3)
+    return 1 + num_layers * (kernel_size - 1)
+
+

@@ -1,0 +1,122 @@
+import keras
+import numpy as np
+import pytest
+
+from course_lib.models.blocks import dense_block, inception_block, residual_block, vgg_block
+from course_lib.models.classic import (LAB_CNN, build_plain_net, build_residual_net, build_toy_cnn,
+                                       build_vgg16)
+
+
+def apply(block, input_shape, **kwargs):
+    inputs = keras.Input(input_shape)
+    outputs = block(inputs, **kwargs)
+    return keras.Model(inputs, outputs)
+
+
+def test_toy_cnn_shapes_and_hand_counted_params():
+    model = build_toy_cnn()
+    assert model.output_shape == (None, 10)
+    # 320 + 18,496 + 401,536 + 1,290 (see the docstring)
+    assert model.count_params() == 421_642
+    assert model.get_layer("conv_1").count_params() == 3 * 3 * 1 * 32 + 32
+    assert model.get_layer("dense").count_params() == 7 * 7 * 64 * 128 + 128
+    probs = model(np.zeros((2, 28, 28, 1), "uint8"))
+    np.testing.assert_allclose(np.asarray(probs).sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_toy_cnn_variants():
+    bn = build_toy_cnn(batch_norm=True, convs_per_block=2)
+    assert bn.get_layer("conv_1_2").count_params() == 9 * 32 * 32  # no bias under batch norm
+    assert bn.count_params() == build_toy_cnn(**LAB_CNN).count_params() == 468_778
+    rgb = build_toy_cnn(input_shape=(32, 32, 3), num_classes=5, filters=(8, 16, 32), dropout_rate=0.0,
+                        dense_units=0)
+    assert rgb.output_shape == (None, 5)
+    assert "dropout" not in [layer.name for layer in rgb.layers]
+    assert rgb.get_layer("predictions").count_params() == 4 * 4 * 32 * 5 + 5
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(input_shape=(28, 28)), r"input_shape should be \(height, width, channels\).*Received: input_shape=\(28, 28\)"),
+    (dict(num_classes=1), r"num_classes should be an int >= 2.*Received: num_classes=1"),
+    (dict(dropout_rate=1.0), r"dropout_rate should be a number in \[0, 1\).*Received: dropout_rate=1.0"),
+    (dict(filters=32), r"filters should be a non-empty tuple.*Received: filters=32"),
+    (dict(convs_per_block=0), r"convs_per_block should be an int >= 1.*Received: convs_per_block=0"),
+    (dict(dense_units=-1), r"dense_units should be an int >= 0.*Received: dense_units=-1"),
+    (dict(input_shape=(8, 8, 1), filters=(8, 8, 8, 8)), r"4 blocks halve the image 4 times.*at least 16"),
+])
+def test_toy_cnn_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_toy_cnn(**kwargs)
+
+
+def test_vgg16_matches_keras_applications_count():
+    model = build_vgg16()
+    # keras.applications.VGG16(weights=None).count_params() == 138,357,544
+    assert model.count_params() == 138_357_544
+    assert model.get_layer("block1_conv1").count_params() == 1_728 + 64
+    assert model.get_layer("fc1").count_params() == 102_760_448 + 4096
+    assert model.output_shape == (None, 1000)
+    with pytest.raises(ValueError, match=r"halves the image 5 times.*at least 32"):
+        build_vgg16(input_shape=(16, 16, 3))
+
+
+def test_vgg_block():
+    model = apply(vgg_block, (16, 16, 3), filters=8, num_convs=2)
+    assert model.output_shape == (None, 8, 8, 8)
+    assert model.count_params() == (9 * 3 * 8 + 8) + (9 * 8 * 8 + 8)
+    bn = apply(vgg_block, (16, 16, 3), filters=8, num_convs=1, batch_norm=True)
+    assert bn.count_params() == 9 * 3 * 8 + 4 * 8
+    with pytest.raises(ValueError, match=r"num_convs should be a positive int.*Received: num_convs=0"):
+        apply(vgg_block, (16, 16, 3), filters=8, num_convs=0)
+
+
+def test_residual_block_identity_and_projection():
+    model = apply(residual_block, (8, 8, 16), filters=16, batch_norm=False)
+    assert model.output_shape == (None, 8, 8, 16)
+    assert model.count_params() == 2 * (9 * 16 * 16 + 16)
+    # With the second convolution's weights at zero, the block is relu(x): the identity shortcut
+    conv2 = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)][1]
+    conv2.set_weights([np.zeros_like(w) for w in conv2.get_weights()])
+    x = np.random.default_rng(0).uniform(0, 1, (1, 8, 8, 16)).astype("float32")
+    np.testing.assert_allclose(np.asarray(model(x)), x, atol=1e-6)
+    down = apply(residual_block, (8, 8, 16), filters=32, strides=2, batch_norm=False)
+    assert down.output_shape == (None, 4, 4, 32)
+    assert down.count_params() == (9 * 16 * 32 + 32) + (9 * 32 * 32 + 32) + (16 * 32 + 32)
+    with pytest.raises(ValueError, match=r"strides should be a positive int.*Received: strides=0"):
+        apply(residual_block, (8, 8, 16), filters=16, strides=0)
+
+
+def test_inception_block_matches_googlenet_3a():
+    model = apply(inception_block, (28, 28, 192), filters_1x1=64, filters_3x3_reduce=96, filters_3x3=128,
+                  filters_5x5_reduce=16, filters_5x5=32, filters_pool_proj=32)
+    assert model.output_shape == (None, 28, 28, 256)
+    assert model.count_params() == 163_696
+    with pytest.raises(ValueError, match=r"filters_5x5 should be a positive int.*Received: filters_5x5=0"):
+        apply(inception_block, (8, 8, 4), filters_1x1=1, filters_3x3_reduce=1, filters_3x3=1,
+              filters_5x5_reduce=1, filters_5x5=0, filters_pool_proj=1)
+
+
+def test_dense_block_grows_channels():
+    model = apply(dense_block, (8, 8, 16), num_layers=3, growth_rate=12, batch_norm=False)
+    assert model.output_shape == (None, 8, 8, 16 + 3 * 12)
+    assert model.count_params() == sum(9 * (16 + i * 12) * 12 for i in range(3))
+    with pytest.raises(ValueError, match=r"growth_rate should be a positive int.*Received: growth_rate=0"):
+        apply(dense_block, (8, 8, 16), num_layers=2, growth_rate=0)
+
+
+def test_plain_and_residual_nets_have_the_same_depth():
+    plain = build_plain_net(depth=8, filters=4)
+    resnet = build_residual_net(depth=8, filters=4)
+    count = lambda m: sum(isinstance(layer, keras.layers.Conv2D) and "shortcut" not in layer.name  # noqa: E731
+                          for layer in m.layers)
+    assert count(plain) == count(resnet) == 7  # + the dense layer = 8 weighted layers
+    assert plain.output_shape == resnet.output_shape == (None, 10)
+    # the only extra parameters are the two 1x1 projection shortcuts (with their batch norms)
+    extra = (4 * 8 + 4 * 8) + (8 * 16 + 4 * 16)
+    assert resnet.count_params() - plain.count_params() == extra
+    assert plain.name == "plain_8" and resnet.name == "resnet_8"
+    for bad in (7, 10, 2):
+        with pytest.raises(ValueError, match=rf"should be 6n \+ 2.*Received: depth={bad}"):
+            build_plain_net(depth=bad)
+    with pytest.raises(ValueError, match=r"filters should be a positive int.*Received: filters=0"):
+        build_residual_net(depth=8, filters=0)
