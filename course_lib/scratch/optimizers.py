@@ -1,0 +1,198 @@
+"""SGD, SGD with momentum, Adam and learning-rate decay, in NumPy, with Keras's update rules.
+
+An optimizer updates a list of parameter arrays in place from their gradients,
+in the same order as Keras (`optimizer.apply(grads, variables)`):
+
+    optimizer = Adam(learning_rate=1e-3)
+    optimizer.apply(grads, params)      # lists of arrays, same order and shapes
+
+The formulas are those of `keras.optimizers.SGD` and `keras.optimizers.Adam`, and the
+tests check that a few steps give the same numbers as Keras:
+
+    SGD:       w <- w - lr * g
+    momentum:  v <- momentum * v - lr * g;   w <- w + v
+    Adam:      m <- beta_1 m + (1 - beta_1) g;   v <- beta_2 v + (1 - beta_2) g^2
+               w <- w - lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)
+
+The learning rate can be a number or a schedule, a callable of the step number (0, 1, ...).
+"""
+
+import numpy as np
+
+
+def _check_rate(value, name, low=0.0, high=None, low_inclusive=False):
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    if ok:
+        ok = value >= low if low_inclusive else value > low
+    if ok and high is not None:
+        ok = value < high
+    if not ok:
+        bound = f"in [{low:g}, {high:g})" if high is not None and low_inclusive else (
+            f"in ({low:g}, {high:g})" if high is not None else f"> {low:g}")
+        raise ValueError(f"{name} should be a number {bound}. Received: {name}={value!r}")
+    return float(value)
+
+
+class ExponentialDecay:
+    """`initial_learning_rate * decay_rate ** (step / decay_steps)`, as Keras's schedule.
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        decay_steps: number of steps over which the rate is multiplied by `decay_rate`.
+        decay_rate: e.g. 0.5 halves the rate every `decay_steps` steps.
+        staircase: if True, decays in steps (integer division) instead of smoothly.
+
+    Example:
+
+    >>> schedule = ExponentialDecay(0.1, decay_steps=100, decay_rate=0.5)
+    >>> schedule(0), schedule(100), schedule(200)
+    (0.1, 0.05, 0.025)
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
+        self.initial_learning_rate = _check_rate(initial_learning_rate, "initial_learning_rate")
+        self.decay_steps = _check_rate(decay_steps, "decay_steps")
+        self.decay_rate = _check_rate(decay_rate, "decay_rate")
+        self.staircase = bool(staircase)
+
+    def __call__(self, step):
+        p = np.asarray(step, dtype=float) / self.decay_steps
+        if self.staircase:
+            p = np.floor(p)
+        value = self.initial_learning_rate * self.decay_rate ** p
+        return float(value) if np.ndim(value) == 0 else value
+
+
+class InverseTimeDecay:
+    """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`, as Keras's schedule."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
+        self.initial_learning_rate = _check_rate(initial_learning_rate, "initial_learning_rate")
+        self.decay_steps = _check_rate(decay_steps, "decay_steps")
+        self.decay_rate = _check_rate(decay_rate, "decay_rate", low_inclusive=True)
+        self.staircase = bool(staircase)
+
+    def __call__(self, step):
+        p = np.asarray(step, dtype=float) / self.decay_steps
+        if self.staircase:
+            p = np.floor(p)
+        value = self.initial_learning_rate / (1 + self.decay_rate * p)
+        return float(value) if np.ndim(value) == 0 else value
+
+
+class Optimizer:
+    """Base class. `apply(grads, variables)` updates `variables` in place; `iterations` counts steps."""
+
+    def __init__(self, learning_rate):
+        if not callable(learning_rate):
+            learning_rate = _check_rate(learning_rate, "learning_rate")
+        self.learning_rate = learning_rate
+        self.iterations = 0
+        self._slots = None
+
+    def current_learning_rate(self):
+        """The learning rate of the next step (a schedule is evaluated at `iterations`)."""
+        if callable(self.learning_rate):
+            return float(self.learning_rate(self.iterations))
+        return self.learning_rate
+
+    def apply(self, grads, variables):
+        grads = list(grads)
+        variables = list(variables)
+        if len(grads) != len(variables):
+            raise ValueError(
+                f"apply(grads, variables) needs one gradient per variable. "
+                f"Received: {len(grads)} gradients for {len(variables)} variables")
+        for g, v in zip(grads, variables):
+            if g.shape != v.shape:
+                raise ValueError(
+                    f"Each gradient should have its variable's shape. "
+                    f"Received: gradient {g.shape} for variable {v.shape}")
+        if self._slots is None:
+            self._slots = self._build(variables)
+        elif len(self._slots) != len(variables):
+            raise ValueError(
+                f"This optimizer was first used with {len(self._slots)} variables and now "
+                f"receives {len(variables)}; use one optimizer per model.")
+        lr = self.current_learning_rate()
+        self._update(grads, variables, lr)
+        self.iterations += 1
+
+    def _build(self, variables):
+        return [None] * len(variables)
+
+    def _update(self, grads, variables, lr):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum, as `keras.optimizers.SGD`.
+
+    Args:
+        learning_rate: float or schedule; Keras's default is 0.01.
+        momentum: in [0, 1); 0 is plain SGD, 0.9 the usual choice.
+        nesterov: use Nesterov momentum.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
+        super().__init__(learning_rate)
+        self.momentum = _check_rate(momentum, "momentum", 0.0, 1.0, low_inclusive=True)
+        self.nesterov = bool(nesterov)
+
+    def _build(self, variables):
+        if self.momentum == 0:
+            return [None] * len(variables)
+        return [np.zeros_like(v) for v in variables]
+
+    def _update(self, grads, variables, lr):
+        for g, w, velocity in zip(grads, variables, self._slots):
+            if velocity is None:
+                w -= lr * g
+                continue
+            velocity *= self.momentum
+            velocity -= lr * g
+            if self.nesterov:
+                w += self.momentum * velocity - lr * g
+            else:
+                w += velocity
+
+
+def sgd_momentum_step(param, grad, velocity, learning_rate=0.01, momentum=0.9):
+    """One SGD-with-momentum step as a pure function (Keras's convention).
+
+    `velocity <- momentum * velocity - learning_rate * grad`, then `param <- param + velocity`.
+
+    Returns:
+        `(new_param, new_velocity)`; the inputs are not modified.
+    """
+    new_velocity = momentum * velocity - learning_rate * grad
+    return param + new_velocity, new_velocity
+
+
+class Adam(Optimizer):
+    """Adam with Keras's defaults and update rule (`keras.optimizers.Adam`).
+
+    Args:
+        learning_rate: float or schedule (default 0.001).
+        beta_1, beta_2: decay rates of the first and second moment estimates.
+        epsilon: added to sqrt(v); Keras uses 1e-7.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate)
+        self.beta_1 = _check_rate(beta_1, "beta_1", 0.0, 1.0, low_inclusive=True)
+        self.beta_2 = _check_rate(beta_2, "beta_2", 0.0, 1.0, low_inclusive=True)
+        self.epsilon = _check_rate(epsilon, "epsilon")
+
+    def _build(self, variables):
+        return [(np.zeros_like(v), np.zeros_like(v)) for v in variables]
+
+    def _update(self, grads, variables, lr):
+        t = self.iterations + 1
+        # Bias correction folded into the step size, as Keras does.
+        # (Python floats, so float32 parameters stay float32.)
+        alpha = float(lr * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
+        for g, w, (m, v) in zip(grads, variables, self._slots):
+            m += (1 - self.beta_1) * (g - m)
+            v += (1 - self.beta_2) * (g * g - v)
+            w -= alpha * m / (np.sqrt(v) + self.epsilon)

@@ -1,0 +1,114 @@
+"""The NumPy optimizers and schedules take the same steps as Keras's, on the same numbers."""
+
+import numpy as np
+import pytest
+
+from course_lib import runtime
+
+runtime.quiet_tensorflow()
+keras = pytest.importorskip("keras")
+
+from course_lib.scratch import SGD, Adam, ExponentialDecay, InverseTimeDecay, sgd_momentum_step  # noqa: E402
+
+
+def run_both(ours, theirs, steps=5, seed=0):
+    """Applies the same gradient sequence with our optimizer and Keras's; returns both final weights."""
+    rng = np.random.default_rng(seed)
+    start = [rng.normal(size=(4, 3)), rng.normal(size=3)]
+    grads = [[rng.normal(size=w.shape) for w in start] for _ in range(steps)]
+    mine = [w.copy() for w in start]
+    variables = [keras.Variable(w, dtype="float64") for w in start]
+    for step_grads in grads:
+        ours.apply(step_grads, mine)
+        theirs.apply([keras.ops.convert_to_tensor(g, dtype="float64") for g in step_grads], variables)
+    return mine, [np.asarray(v.numpy()) for v in variables], start
+
+
+# Keras casts its hyperparameters through float32 (0.9 becomes 0.89999998): values that
+# float32 represents exactly (sums of powers of two) make the comparison exact in float64.
+@pytest.mark.parametrize("kwargs", [
+    {"learning_rate": 0.125},
+    {"learning_rate": 0.0625, "momentum": 0.875},
+    {"learning_rate": 0.0625, "momentum": 0.875, "nesterov": True},
+])
+def test_sgd_matches_keras(kwargs):
+    mine, theirs, start = run_both(SGD(**kwargs), keras.optimizers.SGD(**kwargs))
+    for a, b, w0 in zip(mine, theirs, start):
+        assert not np.allclose(a, w0)  # it moved
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_adam_matches_keras():
+    kwargs = {"learning_rate": 2 ** -6, "beta_1": 0.875, "beta_2": 1 - 2 ** -10, "epsilon": 2 ** -20}
+    mine, theirs, _ = run_both(Adam(**kwargs), keras.optimizers.Adam(**kwargs), steps=8)
+    for a, b in zip(mine, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_adam_defaults_are_keras_defaults():
+    mine, theirs, _ = run_both(Adam(), keras.optimizers.Adam(), steps=3)
+    for a, b in zip(mine, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-6)  # up to Keras's float32 hyperparameters
+
+
+def test_schedule_drives_the_optimizer_like_keras():
+    ours = SGD(ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5), momentum=0.5)
+    theirs = keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 2, 0.5), momentum=0.5)
+    mine, reference, _ = run_both(ours, theirs, steps=6)
+    for a, b in zip(mine, reference):
+        np.testing.assert_allclose(a, b, rtol=1e-7)  # Keras evaluates the schedule in float32
+    assert ours.iterations == 6
+    assert ours.current_learning_rate() == pytest.approx(0.1 * 0.5 ** 3)
+
+
+@pytest.mark.parametrize("ours_cls, keras_cls, staircase", [
+    (ExponentialDecay, keras.optimizers.schedules.ExponentialDecay, False),
+    (ExponentialDecay, keras.optimizers.schedules.ExponentialDecay, True),
+    (InverseTimeDecay, keras.optimizers.schedules.InverseTimeDecay, False),
+    (InverseTimeDecay, keras.optimizers.schedules.InverseTimeDecay, True),
+])
+def test_schedules_match_keras(ours_cls, keras_cls, staircase):
+    ours = ours_cls(0.1, decay_steps=10, decay_rate=0.7, staircase=staircase)
+    theirs = keras_cls(0.1, decay_steps=10, decay_rate=0.7, staircase=staircase)
+    for step in (0, 1, 9, 10, 15, 100):
+        assert ours(step) == pytest.approx(float(theirs(step)), rel=1e-6)
+    np.testing.assert_allclose(ours(np.array([0, 10])), [ours(0), ours(10)])
+
+
+def test_sgd_momentum_step_is_keras_convention():
+    param, grad, velocity = np.array([1.0, -2.0]), np.array([0.5, 0.25]), np.array([0.1, 0.0])
+    new_param, new_velocity = sgd_momentum_step(param, grad, velocity, learning_rate=0.1, momentum=0.9)
+    np.testing.assert_allclose(new_velocity, [0.9 * 0.1 - 0.05, -0.025])
+    np.testing.assert_allclose(new_param, param + new_velocity)
+    np.testing.assert_array_equal(param, [1.0, -2.0])  # inputs untouched
+    optimizer = SGD(0.1, momentum=0.9)
+    w = param.copy()
+    optimizer.apply([velocity / -0.1], [w])  # first step builds v = -lr*g = velocity
+    optimizer.apply([grad], [w])
+    np.testing.assert_allclose(w, param + velocity + new_velocity)
+
+
+def test_float32_parameters_stay_float32():
+    w = np.ones(3, dtype="float32")
+    for optimizer in (SGD(0.1), SGD(0.1, momentum=0.9), Adam()):
+        optimizer.apply([np.ones(3, dtype="float32")], [w])
+        assert w.dtype == np.float32
+
+
+def test_optimizer_errors():
+    with pytest.raises(ValueError, match=r"learning_rate should be a number > 0. Received: learning_rate=-0.1"):
+        SGD(-0.1)
+    with pytest.raises(ValueError, match=r"momentum should be a number in \[0, 1\). Received: momentum=1.0"):
+        SGD(0.1, momentum=1.0)
+    with pytest.raises(ValueError, match=r"beta_2 should be a number in \[0, 1\). Received: beta_2=1.5"):
+        Adam(beta_2=1.5)
+    with pytest.raises(ValueError, match=r"decay_steps should be a number > 0. Received: decay_steps=0"):
+        ExponentialDecay(0.1, decay_steps=0, decay_rate=0.5)
+    optimizer = SGD(0.1)
+    with pytest.raises(ValueError, match=r"one gradient per variable. Received: 1 gradients for 2 variables"):
+        optimizer.apply([np.zeros(2)], [np.zeros(2), np.zeros(2)])
+    with pytest.raises(ValueError, match=r"Received: gradient \(3,\) for variable \(2,\)"):
+        optimizer.apply([np.zeros(3)], [np.zeros(2)])
+    optimizer.apply([np.zeros(2)], [np.zeros(2)])
+    with pytest.raises(ValueError, match=r"first used with 1 variables and now receives 2; use one optimizer per model"):
+        optimizer.apply([np.zeros(2)] * 2, [np.zeros(2), np.zeros(2)])
