@@ -171,13 +171,14 @@ def get_feature_maps(model, image, layer_name):
     if layer_name not in names:
         raise ValueError(f"No layer named {layer_name!r}. Layers: {names}. Received: layer_name={layer_name!r}")
     image = np.asarray(image)
+    received = image.shape
     expected = tuple(model.inputs[0].shape[1:])
     if image.ndim == len(expected) - 1 and expected[-1] == 1:
         image = image[..., None]
     if image.shape != expected:
         raise ValueError(f"image should have the model's input shape {expected} (one image, no batch "
-                         f"dimension). Received: image of shape {image.shape}")
-    probe = keras.Model(model.inputs, model.get_layer(layer_name).output)
+                         f"dimension). Received: image of shape {received}")
+    probe = keras.Model(model.inputs[0], model.get_layer(layer_name).output)
     return np.asarray(probe(image[None].astype("float32"), training=False))[0]
 
 
