@@ -1,0 +1,348 @@
+"""The grader against tiny submissions of tests/fixtures/grading/source.ipynb (NumPy only).
+
+The fixture has 4 check cells worth 6 points: q1_relu (2), q2_softmax (1 visible +
+2 with a hidden stability check), q3_params (1). Each submission is the released
+notebook with answers filled in, as a student would hand it in.
+"""
+
+import copy
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.grading import format as fmt
+from course_lib.grading import grade
+from course_lib.grading.cli import main
+from course_lib.grading.release import notebook_bytes, release_notebook
+from course_lib.grading.screen import screen_answer
+
+SOURCE = Path(__file__).parent / "fixtures" / "grading" / "source.ipynb"
+
+RELU_OK = "def relu(x):\n    return np.maximum(np.asarray(x, dtype=float), 0.0)"
+SOFTMAX_OK = ("def softmax(logits):\n    z = np.asarray(logits, dtype=float)\n"
+              "    e = np.exp(z - z.max(axis=1, keepdims=True))\n"
+              "    return e / e.sum(axis=1, keepdims=True)")
+SOFTMAX_NAIVE = ("def softmax(logits):\n    e = np.exp(np.asarray(logits, dtype=float))\n"
+                 "    return e / e.sum(axis=1, keepdims=True)")
+PARAMS_OK = "num_params = 16"
+CORRECT = {"q1_relu": RELU_OK, "q2_softmax": SOFTMAX_OK, "q3_params": PARAMS_OK}
+
+
+def released():
+    return release_notebook(fmt.read_notebook(SOURCE), "source.ipynb")
+
+
+def submission(answers=None, edit=None):
+    """The released notebook with `answers` (grade_id -> code) filled in, then `edit(nb)`."""
+    nb = released()
+    for cell in nb.cells:
+        gid = fmt.grade_id(cell)
+        if answers and gid in answers:
+            cell.source = answers[gid]
+    if edit:
+        edit(nb)
+    return nb
+
+
+def write(folder, name, nb_or_bytes):
+    path = Path(folder) / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(nb_or_bytes if isinstance(nb_or_bytes, bytes) else notebook_bytes(nb_or_bytes))
+    return path
+
+
+def scores(results):
+    return {r.student: r.score for r in results}
+
+
+def by_name(result):
+    return {t["name"]: t for t in result.tests}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grades the main set of submissions once (one kernel each)."""
+    folder = tmp_path_factory.mktemp("submissions")
+    out = tmp_path_factory.mktemp("grades")
+
+    def drop_checks(nb):
+        nb.cells = [c for c in nb.cells if fmt.cell_kind(c) != "check"]
+
+    def neuter_checks(nb):
+        for cell in nb.cells:
+            if fmt.cell_kind(cell) == "check":
+                cell.source = "print('all checks passed')"
+
+    def strip_metadata(nb):
+        for cell in nb.cells:
+            cell.metadata.pop("nbgrader", None)
+
+    def rename_ids(nb):
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader")
+            if meta:
+                meta["grade_id"] = "mine_" + meta["grade_id"]
+            cell["id"] = "x" + cell["id"]
+
+    wrong = {"q1_relu": "def relu(x):\n    return np.asarray(x, dtype=float)",
+             "q2_softmax": "def softmax(logits):\n    return np.asarray(logits, dtype=float)",
+             "q3_params": "num_params = 12"}
+    write(folder, "correct", submission(CORRECT))
+    write(folder, "partial", submission({**CORRECT, "q2_softmax": SOFTMAX_NAIVE,
+                                         "q3_params": "num_params = 12"}))
+    write(folder, "blank", submission())
+    write(folder, "malformed_json", b'{"cells": [ this is not json')
+    write(folder, "no_cells", b'{"metadata": {}}')
+    write(folder, "renamed_ids", submission(CORRECT, rename_ids))
+    write(folder, "lost_metadata", submission(CORRECT, strip_metadata))
+    write(folder, "loop", submission({**CORRECT, "q1_relu": "def relu(x):\n    while True:\n        pass"}))
+    write(folder, "deleted_checks", submission(wrong, drop_checks))
+    write(folder, "edited_checks", submission(wrong, neuter_checks))
+    write(folder, "fake_score", submission({
+        **CORRECT,
+        "q1_relu": ("print('course-lib-pass-0123456789abcdef0123456789abcdef')\n"
+                    "print('Score: 6/6')\nprint('q1_relu_check passed')\n"
+                    "def relu(x):\n    return x"),
+    }))
+    write(folder, "patch_allclose", submission({
+        **CORRECT,
+        "q3_params": "np.allclose = lambda *a, **k: True\nnum_params = 12",
+    }))
+    write(folder, "always_equal", submission({
+        **CORRECT,
+        "q3_params": ("class Anything(int):\n    def __eq__(self, other):\n        return True\n"
+                      "num_params = Anything(12)"),
+    }))
+    write(folder, "reads_source", submission({
+        **CORRECT,
+        "q1_relu": ("source = open('../labs/source.ipynb').read()\n"
+                    "def relu(x):\n    return x"),
+    }))
+    write(folder / "student_in_folder", "lab", submission(CORRECT))
+    results = grade.grade_submissions(SOURCE, folder, out=out, cell_timeout=5)
+    return {r.student: r for r in results}, out, folder
+
+
+def test_exact_scores(graded):
+    results, _, _ = graded
+    assert scores(results.values()) == {
+        "correct": 6, "partial": 3, "blank": 0, "malformed_json": 0, "no_cells": 0,
+        "renamed_ids": 0, "lost_metadata": 6, "loop": 4, "deleted_checks": 0,
+        "edited_checks": 0, "fake_score": 4, "patch_allclose": 5, "always_equal": 5,
+        "reads_source": 4, "student_in_folder": 6,
+    }
+    assert all(r.max_score == 6 for r in results.values())
+
+
+def test_statuses_and_notes(graded):
+    results, _, _ = graded
+    assert results["correct"].status == "graded"
+    assert results["malformed_json"].status == "malformed"
+    assert "not valid JSON" in results["malformed_json"].notes[0]
+    assert results["no_cells"].status == "malformed"
+    assert results["renamed_ids"].status == "no answers"
+    assert any("matched by cell id" in n for n in results["lost_metadata"].notes)
+    assert results["loop"].status == "graded with penalties"
+    assert any("ran longer than 5 s" in n for n in results["loop"].notes)
+
+
+def test_feedback_is_useful_and_hides_hidden_checks(graded):
+    results, _, _ = graded
+    partial = by_name(results["partial"])
+    assert partial["q2_softmax_check"]["output"] == "passed"
+    hidden = partial["q2_softmax_stable_check"]["output"]
+    assert hidden.startswith("A hidden check failed")
+    # Nothing of the hidden check's code, values or names leaks.
+    assert "1000" not in hidden and "large logits" not in hidden and "row maximum" not in hidden
+    assert "num_params: expected 16, got 12" in partial["q3_params_check"]["output"]
+    assert "weights plus one bias" in partial["q3_params_check"]["output"]
+    blank = by_name(results["blank"])
+    assert "Not answered yet" in blank["q1_relu_check"]["output"]
+    loop = by_name(results["loop"])
+    assert "ran longer than" in loop["q1_relu_check"]["output"]
+    assert loop["q2_softmax_stable_check"]["score"] == 2     # graded after the restart
+
+
+def test_tricks_are_rejected_with_a_reason(graded):
+    results, _, _ = graded
+    assert "np.allclose" in by_name(results["patch_allclose"])["q3_params_check"]["output"]
+    assert "__eq__" in by_name(results["always_equal"])["q3_params_check"]["output"]
+    assert "uses open" in by_name(results["reads_source"])["q1_relu_check"]["output"]
+    assert by_name(results["fake_score"])["q1_relu_check"]["score"] == 0
+
+
+def test_output_files(graded):
+    results, out, _ = graded
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["max_score"] == 6
+    assert summary["questions"] == {"q1_relu": 2, "q2_softmax": 3, "q3_params": 1}
+    assert [s["student"] for s in summary["students"]] == sorted(results)
+    rows = (out / "scores.csv").read_text().splitlines()
+    assert rows[0] == "student,q1_relu,q2_softmax,q3_params,total,max_score,status"
+    assert "partial,2,1,0,3,6,graded" in rows
+    gradescope = json.loads((out / "partial" / "results.json").read_text())
+    assert set(gradescope) == {"score", "output", "tests"}
+    assert gradescope["score"] == 3
+    assert {t["name"] for t in gradescope["tests"]} == {
+        "q1_relu_check", "q2_softmax_check", "q2_softmax_stable_check", "q3_params_check"}
+    assert set(gradescope["tests"][0]) == {"name", "score", "max_score", "output"}
+
+
+def test_grading_twice_gives_identical_files(graded, tmp_path):
+    _, out, folder = graded
+    subset = tmp_path / "subset"
+    for name in ("partial", "blank", "malformed_json"):
+        (subset / f"{name}.ipynb").parent.mkdir(parents=True, exist_ok=True)
+        (subset / f"{name}.ipynb").write_bytes((folder / f"{name}.ipynb").read_bytes())
+    grade.grade_submissions(SOURCE, subset, out=tmp_path / "a", cell_timeout=5)
+    assert (tmp_path / "a" / "partial" / "results.json").read_bytes() == \
+        (out / "partial" / "results.json").read_bytes()
+    grade.grade_submissions(SOURCE, subset, out=tmp_path / "b", cell_timeout=5)
+    for name in ("results.json", "scores.csv", "partial/results.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_kernel_guard_and_crash_when_screening_is_bypassed(tmp_path, monkeypatch):
+    # Second line of defence: with the static screen off, the kernel guard and the
+    # grader's restart still catch tampering and a killed kernel, costing one question.
+    monkeypatch.setattr(grade, "screen_answer", lambda source: [])
+    folder = tmp_path / "subs"
+    write(folder, "transformer", submission({
+        **CORRECT,
+        "q1_relu": ("get_ipython().input_transformers_post.append(lambda lines: [])\n"
+                    "def relu(x):\n    return x"),
+    }))
+    write(folder, "custom_exc", submission({
+        **CORRECT,
+        "q3_params": ("get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)\n"
+                      "num_params = 12"),
+    }))
+    write(folder, "patch_checks", submission({
+        **CORRECT,
+        "q3_params": ("import course_lib.grading.checks as c\n"
+                      "c.check_equal = lambda *a, **k: None\nnum_params = 12"),
+    }))
+    write(folder, "always_equal", submission({
+        **CORRECT,
+        "q3_params": ("class Anything(int):\n    def __eq__(self, other):\n        return True\n"
+                      "num_params = Anything(12)"),
+    }))
+    write(folder, "crash", submission({
+        **CORRECT, "q2_softmax": "import os\nos._exit(1)",
+    }))
+    results = {r.student: r for r in grade.grade_submissions(SOURCE, folder, cell_timeout=10)}
+    assert scores(results.values()) == {"transformer": 4, "custom_exc": 5, "patch_checks": 5,
+                                        "always_equal": 5, "crash": 3}
+    assert "changed the grading environment" in by_name(results["transformer"])["q1_relu_check"]["output"]
+    assert "check_equal" in by_name(results["patch_checks"])["q3_params_check"]["output"]
+    assert "kernel died" in by_name(results["crash"])["q2_softmax_check"]["output"]
+
+
+def test_screen_accepts_ordinary_answers():
+    ordinary = '''
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+class Dense:
+    def __init__(self, units):
+        super().__init__()
+        self._cache = None
+        self.units = units
+
+    def __call__(self, x):
+        return x @ self.w
+
+def count_labels(dataset, num_classes):
+    counts = np.zeros(num_classes, dtype=int)
+    for _, labels in dataset:
+        counts += np.bincount(np.asarray(labels).reshape(-1), minlength=num_classes)
+    items = list(range(3)); items.remove(1)
+    return counts
+
+base_model.trainable = False
+model = tf.keras.Sequential([layers.Dense(3)])
+print(type(model).__name__, f"{len(items)} items")
+'''
+    assert screen_answer(ordinary) == []
+
+
+@pytest.mark.parametrize("code, reason", [
+    ("get_ipython().events.register('pre_run_cell', print)", "uses get_ipython"),
+    ("import sys\nsys.modules['numpy'].allclose = None", "imports sys"),
+    ("from IPython import get_ipython", "imports IPython"),
+    ("np.testing.assert_allclose = print", "changes the library object"),
+    ("import numpy\nm = numpy\nm.allclose = print", "changes the library object m.allclose"),
+    ("setattr(np, 'allclose', print)", "uses setattr"),
+    ("import os\nos._exit(0)", "uses ._exit"),
+    ("x = ().__class__.__base__.__subclasses__()", "uses .__class__"),
+    ("%load_ext autoreload", "IPython magics"),
+    ("!cat ../labs/01.ipynb", "IPython magics"),
+    ("path = 'lab.ipynb'", "the text 'ipynb'"),
+    ("exec('x = 1')", "uses exec"),
+    ("import course_lib.grading.checks", "imports course_lib.grading.checks"),
+    ("from pathlib import Path\ntext = Path('x').read_text()", "uses .read_text"),
+])
+def test_screen_rejects_tricks(code, reason):
+    assert any(reason in found for found in screen_answer(code)), screen_answer(code)
+
+
+def test_screen_ignores_syntax_errors():
+    assert screen_answer("def f(:\n    pass") == []
+
+
+def test_read_submission_errors(tmp_path):
+    source_nb = fmt.read_notebook(SOURCE)
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="no list of cells"):
+        grade.read_submission(bad, source_nb)
+    bad.write_bytes(b"\xff\xfe not utf8")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        grade.read_submission(bad, source_nb)
+
+
+def test_duplicate_answer_cells_grade_the_last(tmp_path):
+    def duplicate(nb):
+        index = next(i for i, c in enumerate(nb.cells) if fmt.grade_id(c) == "q3_params")
+        copy_cell = copy.deepcopy(nb.cells[index])
+        copy_cell["id"] = "copy"
+        copy_cell.source = "num_params = 16"
+        nb.cells.insert(index + 1, copy_cell)
+    path = write(tmp_path, "dup", submission({"q3_params": "num_params = 1"}, duplicate))
+    answers, notes = grade.read_submission(path, fmt.read_notebook(SOURCE))
+    assert answers["q3_params"] == "num_params = 16"
+    assert any("more than once" in n for n in notes)
+
+
+def test_grade_submissions_errors(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        grade.grade_submissions(SOURCE, tmp_path / "nope")
+    with pytest.raises(ValueError, match="holds no submitted notebook"):
+        grade.grade_submissions(SOURCE, tmp_path)
+    with pytest.raises(ValueError, match="cell_timeout should be a positive number"):
+        grade.grade_submissions(SOURCE, tmp_path, cell_timeout=0)
+    no_questions = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    path = tmp_path / "plain.ipynb"
+    nbformat.write(no_questions, path)
+    with pytest.raises(ValueError, match="has no graded question"):
+        grade.grade_submissions(path, tmp_path)
+    broken = fmt.read_notebook(SOURCE)
+    broken.cells[3].source = broken.cells[3].source.replace("# END SOLUTION", "")
+    nbformat.write(broken, path)
+    with pytest.raises(ValueError, match="has format problems"):
+        grade.grade_submissions(path, tmp_path)
+
+
+def test_cli_grade_writes_results(tmp_path, capsys):
+    folder = tmp_path / "subs"
+    write(folder, "ada", submission(CORRECT))
+    status = main(["grade", "--source", str(SOURCE), "--submissions", str(folder),
+                   "--out", str(tmp_path / "out"), "--cell-timeout", "20"])
+    assert status == 0
+    assert "ada: 6/6 (graded)" in capsys.readouterr().out
+    assert (tmp_path / "out" / "ada" / "results.json").exists()
+    assert main(["grade", "--source", str(SOURCE), "--submissions", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "out")]) == 2
