@@ -61,6 +61,23 @@ _EXPORTS = {
     "random_search": "course_lib.diagnostics.search",
     "refine_space": "course_lib.diagnostics.search",
     "plot_search": "course_lib.diagnostics.search",
+    # transfer learning (lab 03)
+    "build_backbone": "course_lib.models.transfer",
+    "add_classifier_head": "course_lib.models.transfer",
+    "build_transfer_model": "course_lib.models.transfer",
+    "build_scratch_model": "course_lib.models.transfer",
+    "unfreeze_top_layers": "course_lib.models.transfer",
+    "count_trainable_params": "course_lib.models.transfer",
+    "make_feature_extractor": "course_lib.models.transfer",
+    "fine_tune": "course_lib.models.transfer",
+    "make_checkpoint_callbacks": "course_lib.models.transfer",
+    "load_transfer_model": "course_lib.models.transfer",
+    "predict_image_file": "course_lib.models.transfer",
+    "load_transfer_task": "course_lib.models.transfer",
+    "compute_embeddings": "course_lib.diagnostics.embeddings",
+    "find_nearest_neighbors": "course_lib.diagnostics.embeddings",
+    "plot_nearest_neighbors": "course_lib.diagnostics.embeddings",
+    "plot_embedding_projection": "course_lib.diagnostics.embeddings",
 }
 
 
