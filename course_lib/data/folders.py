@@ -82,8 +82,10 @@ class FolderScan:
             not classes because they hold no readable image.
         image_sizes: list of `(width, height)` of each file in `file_paths`,
             as stored (before any EXIF rotation).
-        modes: `collections.Counter` of Pillow modes found (`RGB`, `L`, `RGBA`,
-            `CMYK`, `P`, ...), to see what had to be converted.
+        decoded_with_pillow: files TensorFlow's decoders do not handle as they
+            are (CMYK or EXIF-rotated JPEGs, WebP, TIFF, odd BMPs), read and
+            converted with Pillow instead. `image_dataset_from_directory`
+            would fail on most of them (or ignore the EXIF rotation).
     """
 
     directory: Path
@@ -93,7 +95,7 @@ class FolderScan:
     skipped: list = field(default_factory=list)
     ignored_folders: dict = field(default_factory=dict)
     image_sizes: list = field(default_factory=list)
-    modes: collections.Counter = field(default_factory=collections.Counter)
+    decoded_with_pillow: list = field(default_factory=list)
 
     @property
     def counts(self):
@@ -130,9 +132,9 @@ class FolderScan:
             largest = self.image_sizes[order[-1]]
             lines.append("Image sizes (width x height): smallest {}x{}, median {}x{}, "
                          "largest {}x{}".format(*smallest, *median, *largest))
-        if self.modes:
-            lines.append("Pixel formats: " + ", ".join(
-                f"{mode} {n:,}" for mode, n in self.modes.most_common()))
+        if self.decoded_with_pillow:
+            lines.append(f"Converted with Pillow (CMYK, EXIF-rotated, WebP, TIFF...): "
+                         f"{len(self.decoded_with_pillow):,} files")
         for name, reason in self.ignored_folders.items():
             lines.append(f"Not a class: {name}/ ({reason})")
         if self.skipped:
@@ -254,8 +256,55 @@ def _scan_structure(path, directory):
 
 
 # ----------------------------------------------------------------------------
-# Decoding with Pillow
+# Decoding: TensorFlow for the usual files, Pillow for the rest
 # ----------------------------------------------------------------------------
+#
+# 1. Pillow reads the header of each JPEG (size, mode, EXIF orientation): a few
+#    tens of microseconds, no pixel decoded. Other files are routed by extension.
+# 2. tf.data decodes the usual files (JPEG in RGB/L, PNG, GIF, BMP) in
+#    TensorFlow's thread pool with the very functions Keras uses, so the pixels
+#    match image_dataset_from_directory; large JPEGs are decoded at 1/2, 1/4
+#    or 1/8 scale (libjpeg DCT scaling) when the result stays at least as large
+#    as image_size. A file TensorFlow fails on is not fatal (`ignore_errors`).
+# 3. Pillow decodes the others (CMYK JPEG, EXIF-rotated photos, WebP, TIFF,
+#    files TensorFlow rejected) and converts them; a file Pillow cannot
+#    read either is skipped, with Pillow's reason.
+
+_TF_FORMATS = {"JPEG", "PNG", "GIF", "BMP"}
+_TF_EXTENSIONS = (".png", ".gif", ".bmp")
+_JPEG_EXTENSIONS = (".jpg", ".jpeg")
+_JPEG_RATIOS = (1, 2, 4, 8)
+_SAME_SIZE = 8  # added to a decoder branch when the file is already at image_size
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_size(file_path):
+    """(width, height) from a PNG's IHDR chunk (24 bytes read), or None."""
+    with open(file_path, "rb") as handle:
+        head = handle.read(24)
+    if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return None
+
+
+def _probe(file_path):
+    """Reads the header of a .jpg file. Returns (route, (width, height)) or raises.
+
+    route: "jpeg" (TensorFlow's decode_jpeg, possibly at reduced scale), "tf"
+    (TensorFlow's decode_image: a PNG, GIF or BMP named .jpg), "pil" (Pillow
+    decodes it: CMYK, EXIF-rotated, other formats).
+    """
+    from PIL import Image
+    with Image.open(file_path) as image:
+        fmt, size, mode = image.format, image.size, image.mode
+        if fmt == "JPEG":
+            # EXIF lives in the JPEG header: reading it costs nothing more.
+            orientation = image.getexif().get(0x0112, 1)
+            if mode in ("RGB", "L") and orientation in (1, None):
+                return "jpeg", size
+            return "pil", size
+        return ("tf" if fmt in _TF_FORMATS else "pil"), size
+
 
 def _to_mode(image, color_mode):
     """Converts a Pillow image of any mode to L, RGB or RGBA."""
@@ -282,34 +331,114 @@ def _to_mode(image, color_mode):
         return image.convert("RGBA").convert(target)
 
 
-def _decode(file_path, size, color_mode):
-    """Decodes one image; returns (uint8 array or None, original (w, h), mode).
+def _pillow_decode(file_path, image_size, color_mode):
+    """Decodes one file with Pillow: EXIF rotation, mode conversion, same resize as TF.
 
-    Raises whatever Pillow raises on an unreadable file; the caller records it.
-    `size` is (width, height) to resize to, or None to only check the file.
+    Returns (uint8 array of shape image_size + (channels,) or None when
+    `image_size` is None (check only), original (width, height)). Raises on
+    an unreadable file.
     """
     from PIL import Image, ImageOps
     with Image.open(file_path) as image:
-        original_size, original_mode = image.size, image.mode
+        original_size = image.size
         if image.format == "JPEG":
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the result stays
-            # at least as large as the target (max side, in case EXIF rotates it).
-            # A check-only scan decodes at 1/8: the whole stream is still read.
-            side = max(size) if size is not None else 1
+            # Decode at reduced scale when the target allows it (max side, as EXIF may rotate).
+            side = max(image_size) if image_size is not None else 1
             image.draft("L" if color_mode == "grayscale" else "RGB", (side, side))
         image.load()  # full decode: raises on truncated or corrupt data
-        if size is None:
-            return None, original_size, original_mode
-        image = ImageOps.exif_transpose(image)
-        if image.mode == "L" and color_mode == "rgb":
-            # Resize one channel, then replicate: same result, a third of the work.
-            if image.size != size:
-                image = image.resize(size, Image.BILINEAR)
-            return np.asarray(image.convert("RGB")), original_size, original_mode
-        image = _to_mode(image, color_mode)
-        if image.size != size:
-            image = image.resize(size, Image.BILINEAR)
-        return np.asarray(image), original_size, original_mode
+        if image_size is None:
+            return None, original_size
+        image = _to_mode(ImageOps.exif_transpose(image), color_mode)
+        array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.shape[:2] != tuple(image_size):
+        import tensorflow as tf
+        resized = tf.image.resize(array, image_size)  # bilinear, as Keras and the TF path
+        array = np.clip(np.rint(resized.numpy()), 0, 255).astype(np.uint8)
+    return array, original_size
+
+
+def _branch(route, size, image_size):
+    """The tf.data decoder for a file: 0 decode_image, k decode_jpeg at ratio
+    _JPEG_RATIOS[k - 1] (the largest DCT scaling that keeps image_size), plus
+    _SAME_SIZE when the file is already at image_size (no resize)."""
+    if route == "jpeg":
+        if image_size is None:
+            return len(_JPEG_RATIOS)  # check only: 1/8 scale still reads the whole stream
+        width, height = size
+        best = 0
+        for k, ratio in enumerate(_JPEG_RATIOS):
+            if width // ratio >= image_size[1] and height // ratio >= image_size[0]:
+                best = k
+        branch = best + 1
+    else:
+        branch = 0
+    if image_size is not None and size == (image_size[1], image_size[0]):
+        branch += _SAME_SIZE
+    return branch
+
+
+def _tf_decode(files, indices, branches, image_size, color_mode, out, progress):
+    """Decodes files[indices] with tf.data into out[indices].
+
+    Returns (indices that worked, their decoded (height, width)).
+    """
+    import tensorflow as tf
+    channels = _COLOR_MODES[color_mode]
+    jpeg_channels = min(channels, 3)  # decode_jpeg has no alpha; added below for rgba
+
+    def decode_jpeg(data, ratio):
+        image = tf.io.decode_jpeg(data, channels=jpeg_channels, ratio=ratio)
+        if channels == 4:
+            alpha = tf.fill(tf.concat([tf.shape(image)[:2], [1]], 0), tf.constant(255, tf.uint8))
+            image = tf.concat([image, alpha], axis=-1)
+        return image
+
+    def make_load(branch):
+        # One static decoder per branch (a switch_case per file costs ~20 us).
+        decoder, same_size = branch % _SAME_SIZE, branch >= _SAME_SIZE
+
+        def load(index, path):
+            data = tf.io.read_file(path)
+            if decoder == 0:
+                image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+            else:
+                image = decode_jpeg(data, _JPEG_RATIOS[decoder - 1])
+            # The shape depends on the decoded pixels, so a check-only decode is not pruned.
+            shape = tf.shape(image)[:2]
+            if image_size is None:
+                return index, shape, tf.zeros([0], tf.uint8)
+            if not same_size:  # (a header that lied fails set_shape: Pillow retries the file)
+                image = tf.image.resize(image, image_size)  # bilinear, as Keras
+                image = tf.cast(tf.round(image), tf.uint8)  # bilinear stays within 0..255
+            image.set_shape(tuple(image_size) + (channels,))
+            return index, shape, image
+        return load
+
+    indices = np.asarray(indices, np.int64)
+    branches = np.asarray(branches, np.int32)
+    dataset = None
+    for branch in np.unique(branches):
+        members = indices[branches == branch]
+        part = tf.data.Dataset.from_tensor_slices((members, [files[i] for i in members]))
+        part = part.map(make_load(int(branch)), num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=False).ignore_errors()
+        dataset = part if dataset is None else dataset.concatenate(part)
+    if dataset is None:
+        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
+    dataset = dataset.batch(64).prefetch(2)
+    done, shapes = [], []
+    for batch_indices, batch_shapes, images in dataset:
+        batch_indices = batch_indices.numpy()
+        if out is not None:
+            out[batch_indices] = images.numpy()
+        done.append(batch_indices)
+        shapes.append(batch_shapes.numpy())
+        progress(len(batch_indices))
+    if not done:
+        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
+    return np.concatenate(done), np.concatenate(shapes)
 
 
 def _describe_error(error):
@@ -318,6 +447,16 @@ def _describe_error(error):
     if len(text) > 160:
         text = text[:157] + "..."
     return f"unreadable ({text})"
+
+
+def _empty_or(error, file_path):
+    """The reason a file was skipped: 'empty file' says more than Pillow's message."""
+    try:
+        if os.path.getsize(file_path) == 0:
+            return "empty file (0 bytes)"
+    except OSError:
+        pass
+    return _describe_error(error)
 
 
 def _num_workers():
@@ -329,49 +468,102 @@ def _num_workers():
 
 
 def _decode_all(files, image_size, color_mode, out=None, verbose=False):
-    """Decodes `files` in a thread pool into `out` (N, h, w, c) when given.
+    """Checks (and when `out` is given, decodes and resizes) every file once.
 
-    Returns (ok mask, list of (w, h), list of modes, dict index -> error reason).
+    Returns (ok mask, list of original (width, height) or None, mask of the
+    files decoded by Pillow, dict index -> reason for the files not readable).
     """
-    size = None if image_size is None else (image_size[1], image_size[0])  # Pillow: (w, h)
     n = len(files)
     ok = np.zeros(n, dtype=bool)
-    sizes = [None] * n
-    modes = [None] * n
+    sizes, routes = [None] * n, [None] * n
     errors = {}
 
-    def work(chunk):
+    def probe(chunk):
         for i in chunk:
             try:
-                if os.path.getsize(files[i]) == 0:
-                    errors[i] = "empty file (0 bytes)"
-                    continue
-                array, sizes[i], modes[i] = _decode(files[i], size, color_mode)
-                if out is not None:
-                    out[i] = array.reshape(out.shape[1:])
-                ok[i] = True
-            except Exception as error:  # noqa: BLE001 - any unreadable file is skipped, never fatal
-                errors[i] = _describe_error(error)
-        return len(chunk)
+                if routes[i] == "png":
+                    routes[i], sizes[i] = "tf", _png_size(files[i])
+                else:
+                    routes[i], sizes[i] = _probe(files[i])
+            except Exception as error:  # noqa: BLE001 - an unreadable file is skipped, never fatal
+                errors[i] = _empty_or(error, files[i])
 
-    chunk_size = max(1, min(64, n // (4 * _num_workers()) or 1))
-    chunks = [range(start, min(n, start + chunk_size)) for start in range(0, n, chunk_size)]
+    def pillow(i):
+        try:
+            array, sizes[i] = _pillow_decode(files[i], image_size, color_mode)
+            if out is not None:
+                out[i] = array
+            ok[i] = True
+            errors.pop(i, None)
+        except Exception as error:  # noqa: BLE001
+            errors[i] = _empty_or(error, files[i])
+
     from PIL import Image
-    with warnings.catch_warnings():
-        # EXIF and palette warnings from Pillow are about files, not the student's code.
-        warnings.filterwarnings("ignore", module=r"PIL\..*")
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with ThreadPoolExecutor(max_workers=_num_workers()) as pool:
-            results = pool.map(work, chunks)
-            if verbose and n >= 2000:
-                tqdm = _tqdm()
-                with tqdm(total=n, desc="Decoding images", unit="img", leave=False) as bar:
-                    for done in results:
-                        bar.update(done)
-            else:
-                for _ in results:
+    show = verbose and n >= 2000
+    bar = _tqdm()(total=n, desc="Decoding images", unit="img", leave=False) if show else None
+    progress = bar.update if bar is not None else (lambda count: None)
+    try:
+        with warnings.catch_warnings():
+            # EXIF and palette warnings from Pillow are about files, not the student's code.
+            warnings.filterwarnings("ignore", module=r"PIL\..*")
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with ThreadPoolExecutor(max_workers=_num_workers()) as pool:
+                # Only JPEGs need their header read; other files are routed by extension
+                # (a PNG named .jpg is found by the probe, a JPEG named .png by decode_image).
+                headers = []
+                for i, name in enumerate(files):
+                    extension = os.path.splitext(name)[1].lower()
+                    if extension in _JPEG_EXTENSIONS or extension == ".png":
+                        headers.append(i)
+                        routes[i] = "png" if extension == ".png" else None
+                    else:
+                        routes[i] = "tf" if extension in _TF_EXTENSIONS else "pil"
+                list(pool.map(probe, [headers[k:k + 64] for k in range(0, len(headers), 64)]))
+                to_tf = [i for i in range(n) if routes[i] in ("tf", "jpeg")]
+                branches = [_branch(routes[i], sizes[i], image_size) for i in to_tf]
+                done, shapes = _tf_decode(files, to_tf, branches, image_size, color_mode, out,
+                                          progress)
+                ok[done] = True
+                done_tf = done
+                for i, (height, width) in zip(done, shapes):
+                    if sizes[i] is None:
+                        sizes[i] = (int(width), int(height))
+                retry = [i for i in range(n) if routes[i] is not None and not ok[i]]
+                for _ in pool.map(pillow, retry):
                     pass
-    return ok, sizes, modes, errors
+                progress(len(retry))
+    finally:
+        if bar is not None:
+            bar.close()
+    pillow = np.array([routes[i] is not None for i in range(n)], dtype=bool)
+    pillow[np.asarray(done_tf, dtype=np.int64)] = False
+    return ok, sizes, pillow, errors
+
+
+def _aligned_empty(shape, alignment=256):
+    """An uninitialised uint8 array whose data starts on an `alignment`-byte boundary.
+
+    TensorFlow can then wrap it without a copy (see `_to_tensor`).
+    """
+    size = int(np.prod(shape))
+    raw = np.empty(size + alignment, dtype=np.uint8)
+    offset = (-raw.ctypes.data) % alignment
+    return raw[offset:offset + size].reshape(shape)
+
+
+def _to_tensor(array):
+    """Wraps an aligned, C-contiguous NumPy array as a tf.Tensor, without a copy when possible.
+
+    A copy of a few GB takes seconds and doubles the peak memory; DLPack shares
+    the buffer instead (the array must not be modified afterwards).
+    """
+    import tensorflow as tf
+    if array.flags.c_contiguous and array.ctypes.data % 64 == 0 and array.size:
+        try:
+            return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+        except Exception:  # noqa: BLE001 - older NumPy/TF: fall back to a copy
+            pass
+    return tf.convert_to_tensor(array)
 
 
 def _scan(directory, image_size=None, color_mode="rgb", verbose=False):
@@ -391,8 +583,8 @@ def _scan(directory, image_size=None, color_mode="rgb", verbose=False):
                 f"Decoding {len(files):,} images at image_size={tuple(image_size)} needs "
                 f"{needed / 1024 ** 3:.1f} GB of memory. If the runtime crashes, use a smaller "
                 f"image_size or fewer images per class.", stacklevel=3)
-        images = np.zeros((len(files), image_size[0], image_size[1], channels), dtype=np.uint8)
-    ok, sizes, modes, errors = _decode_all(files, image_size, color_mode, images, verbose)
+        images = _aligned_empty((len(files), image_size[0], image_size[1], channels))
+    ok, sizes, pillow, errors = _decode_all(files, image_size, color_mode, images, verbose)
     skipped.extend(SkippedFile(files[i], reason) for i, reason in sorted(errors.items()))
 
     # A class folder whose every image is unreadable is not a class either.
@@ -411,7 +603,7 @@ def _scan(directory, image_size=None, color_mode="rgb", verbose=False):
         skipped=sorted(skipped, key=lambda s: s.path),
         ignored_folders=dict(sorted(ignored.items())),
         image_sizes=[sizes[i] for i in kept],
-        modes=collections.Counter(modes[i] for i in kept),
+        decoded_with_pillow=[files[i] for i in kept if pillow[i]],
     )
     if not class_names:
         found = ", ".join(f"{k}/ ({v})" for k, v in scan.ignored_folders.items())
@@ -422,8 +614,11 @@ def _scan(directory, image_size=None, color_mode="rgb", verbose=False):
     for name, reason in scan.ignored_folders.items():
         warnings.warn(f"The folder {name!r} in {str(path)!r} is not used as a class: {reason}.",
                       UserWarning, stacklevel=3)
-    if images is not None:
-        images = images[kept] if len(kept) < len(files) else images
+    if images is not None and len(kept) < len(files):
+        for j, i in enumerate(kept):  # compact in place: kept[j] >= j, rows only move forward
+            if i != j:
+                images[j] = images[i]
+        images = images[:len(kept)]
     return scan, images
 
 
@@ -555,6 +750,10 @@ def _make_dataset(images, labels, indices, batch_size, shuffle, seed):
         return tf.cast(tf.gather(images, index), tf.float32), tf.gather(labels, index)
 
     dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    if not shuffle:
+        # A fixed order (validation): keep the float32 batches after the first
+        # epoch, later epochs replay them without copying.
+        dataset = dataset.cache()
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -636,8 +835,7 @@ def load_image_folder(directory, image_size=(160, 160), batch_size=32, validatio
             f"Received: directory={directory!r}")
 
     import tensorflow as tf
-    images_tensor = tf.convert_to_tensor(images)
-    del images
+    images_tensor = _to_tensor(images)  # shares the decoded buffer, no copy
     labels_tensor = tf.convert_to_tensor(scan.labels)
 
     if validation_split:
