@@ -53,9 +53,17 @@ def _as_float_array(value, name):
     return array
 
 
+# Types whose `.shape` is trusted as is (symbolic Keras tensors cannot be converted).
+_SHAPE_MODULES = ("numpy", "tensorflow", "keras", "tf_keras", "jax")
+
+
 def check_shape(value, expected_shape, name="value", hint=None):
-    """Checks that `value` has shape `expected_shape` (`None` matches any size)."""
-    if hasattr(value, "shape"):
+    """Checks that `value` has shape `expected_shape` (`None` matches any size).
+
+    NumPy arrays, TensorFlow and Keras tensors report their own shape; anything
+    else (lists, or an object with a made-up `.shape`) is converted to an array first.
+    """
+    if hasattr(value, "shape") and type(value).__module__.split(".")[0] in _SHAPE_MODULES:
         shape = tuple(int(s) if s is not None else None for s in value.shape)
     else:
         shape = tuple(_as_float_array(value, name).shape)

@@ -256,15 +256,10 @@ def check_segments(source):
     cursor = 0
     for begin, end in find_regions(source, HIDDEN):
         segments.append(("visible", "\n".join(lines[cursor:begin])))
-        segments.append(("hidden", _dedent_block("\n".join(lines[begin + 1:end]))))
+        segments.append(("hidden", "\n".join(lines[begin + 1:end])))
         cursor = end + 1
     segments.append(("visible", "\n".join(lines[cursor:])))
     return [(kind, code) for kind, code in segments if code.strip()]
-
-
-def _dedent_block(code):
-    import textwrap
-    return textwrap.dedent(code)
 
 
 def defined_names(source):
@@ -449,6 +444,12 @@ def lint_notebook(nb, name="notebook"):
                                    "grades the answer cell before it.")
             else:
                 answer_has_check[current_answer] = True
+            lines = source.split("\n")
+            if any(_MARKER.match(lines[begin]).group("indent") or
+                   _MARKER.match(lines[end]).group("indent") for begin, end in hidden_regions):
+                report(index, gid, "hidden-test markers must start at the beginning of the line "
+                                   "(column 0): the grader runs each hidden region as its own "
+                                   "block of top-level statements.")
             for segment_kind, code in check_segments(source):
                 error = _compiles(code)
                 if error:

@@ -202,9 +202,13 @@ class ReleaseReport:
         return not self.stale
 
     def __str__(self):
-        lines = [f"released {len(self.written) + len(self.unchanged)} notebook(s): "
-                 f"{len(self.written)} written, {len(self.unchanged)} unchanged"
-                 + (f", {len(self.removed)} removed" if self.removed else "")]
+        if self.stale:
+            lines = [f"{len(self.stale)} released notebook(s) stale, "
+                     f"{len(self.unchanged)} up to date"]
+        else:
+            lines = [f"released {len(self.written) + len(self.unchanged)} notebook(s): "
+                     f"{len(self.written)} written, {len(self.unchanged)} unchanged"
+                     + (f", {len(self.removed)} removed" if self.removed else "")]
         for path in self.stale:
             lines.append(f"stale: {path} (run `course-lib release` and commit colab/)")
         return "\n".join(lines)

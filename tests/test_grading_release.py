@@ -1,0 +1,197 @@
+"""Student release: stubs, hidden checks removed, Colab setup cell, links, determinism."""
+
+import shutil
+import sys
+import tomllib
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.grading import format as fmt
+from course_lib.grading import release
+from course_lib.grading.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = Path(__file__).parent / "fixtures" / "grading" / "source.ipynb"
+
+
+@pytest.fixture
+def labs(tmp_path):
+    folder = tmp_path / "labs"
+    folder.mkdir()
+    shutil.copy(SOURCE, folder / "01_fixture.ipynb")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def default_repository(monkeypatch):
+    monkeypatch.delenv(release.REPO_ENV, raising=False)
+    monkeypatch.delenv(release.REF_ENV, raising=False)
+
+
+def released():
+    return release.release_notebook(fmt.read_notebook(SOURCE), "01_fixture.ipynb")
+
+
+def test_released_notebook_hides_solutions_and_hidden_checks():
+    nb = released()
+    text = "\n".join(fmt.source_text(c) for c in nb.cells)
+    for secret in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "np.maximum(np.asarray",
+                   "1000.0", "3 * 4 + 4", "logits.max(axis=1"):
+        assert secret not in text, secret
+    answers = [c for c in nb.cells if fmt.cell_kind(c) == "answer"]
+    assert len(answers) == 3
+    assert all("# YOUR CODE HERE" in c.source and "raise NotImplementedError()" in c.source
+               for c in answers)
+    assert answers[0].source.startswith('def relu(x):\n    """Returns max(x, 0)')
+    checks = [c for c in nb.cells if fmt.cell_kind(c) == "check"]
+    assert fmt.HIDDEN_NOTE in checks[0].source and 'name="relu([-1, 2])"' in checks[0].source
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+        if fmt.nbgrader_meta(cell).get("locked"):
+            assert cell.metadata["editable"] is False and cell.metadata["deletable"] is False
+    nbformat.validate(nb)
+    def ids(notebook):
+        return [(q.answer_id, q.check_ids, q.points) for q in fmt.list_questions(notebook)]
+    assert ids(nb) == ids(fmt.read_notebook(SOURCE))
+
+
+def test_first_cells_are_the_colab_badge_and_setup():
+    nb = released()
+    badge, setup = nb.cells[0], nb.cells[1]
+    url = ("https://colab.research.google.com/github/dl-vision-course/course_lib/blob/"
+           f"{release.RELEASE_REF}/colab/01_fixture.ipynb")
+    assert badge.cell_type == "markdown" and f"]({url})" in badge.source
+    assert setup.cell_type == "code" and "MOUNT_DRIVE = False" in setup.source
+    assert nb.metadata[fmt.OUR_KEY] == {"released_from": "labs/01_fixture.ipynb",
+                                        "ref": release.RELEASE_REF}
+    assert set(nb.metadata) == {"kernelspec", "language_info", fmt.OUR_KEY}
+
+
+def run_setup(monkeypatch, colab, mount=False):
+    calls, mounted = [], []
+    monkeypatch.setattr("subprocess.run", lambda cmd, check: calls.append(cmd))
+    if colab:
+        drive = types.SimpleNamespace(mount=mounted.append)
+        monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+        monkeypatch.setitem(sys.modules, "google.colab", types.SimpleNamespace(drive=drive))
+        monkeypatch.setitem(sys.modules, "google.colab.drive", drive)
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+        monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    monkeypatch.setattr("importlib.metadata.version", lambda name: "0.0.0-old")
+    code = release.setup_cell_source()
+    if mount:
+        code = code.replace("MOUNT_DRIVE = False", "MOUNT_DRIVE = True")
+    monkeypatch.setenv("COURSE_LIB_CACHE", "unchanged")
+    exec(compile(code, "setup", "exec"), {})
+    return calls, mounted
+
+
+def test_setup_cell_does_nothing_outside_colab(monkeypatch, capsys):
+    calls, mounted = run_setup(monkeypatch, colab=False, mount=True)
+    assert calls == [] and mounted == []
+    assert "Not on Colab: nothing to install" in capsys.readouterr().out
+
+
+def test_setup_cell_on_colab_installs_course_lib_only(monkeypatch, capsys):
+    calls, mounted = run_setup(monkeypatch, colab=True)
+    assert mounted == []
+    assert len(calls) == 1      # numpy, matplotlib, PIL, tqdm, nbformat are all importable here
+    command = calls[0]
+    assert command[1:5] == ["-m", "pip", "install", "--quiet"] and "--no-deps" in command
+    assert command[-1] == ("course_lib @ git+https://github.com/dl-vision-course/course_lib.git@"
+                           + release.RELEASE_REF)
+    assert not any("tensorflow" in part or "keras" in part for part in command)
+    calls, mounted = run_setup(monkeypatch, colab=True, mount=True)
+    assert mounted == ["/content/drive"]
+
+
+def test_setup_cell_installs_missing_light_dependencies(monkeypatch):
+    real = __import__("importlib.util").util.find_spec
+    monkeypatch.setattr("importlib.util.find_spec",
+                        lambda name: None if name == "tqdm" else real(name))
+    calls, _ = run_setup(monkeypatch, colab=True)
+    assert calls[0][-1:] == ["tqdm>=4.60"] and "--no-deps" not in calls[0]
+
+
+def test_light_dependencies_match_pyproject():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = sorted(config["project"]["dependencies"])
+    assert sorted(release.LIGHT_DEPENDENCIES.values()) == declared
+
+
+def test_repository_and_ref_overrides(monkeypatch):
+    assert release.pip_requirement(repo_url="https://github.com/me/labs.git", ref="main") == \
+        "course_lib @ git+https://github.com/me/labs.git@main"
+    monkeypatch.setenv(release.REPO_ENV, "https://github.com/env/repo")
+    monkeypatch.setenv(release.REF_ENV, "v9")
+    assert release.colab_url("a.ipynb") == \
+        "https://colab.research.google.com/github/env/repo/blob/v9/colab/a.ipynb"
+    with pytest.raises(ValueError, match="should be a GitHub URL"):
+        release.repository_url("https://gitlab.com/me/labs")
+    with pytest.raises(ValueError, match="should be a git tag, branch or commit"):
+        release.release_ref("v1; rm -rf /")
+
+
+def test_release_is_deterministic_and_detects_staleness(labs, tmp_path):
+    out = tmp_path / "colab"
+    first = release.release_labs(labs, out)
+    assert first.written == [str(out / "01_fixture.ipynb")]
+    content = (out / "01_fixture.ipynb").read_bytes()
+    second = release.release_labs(labs, out)
+    assert second.written == [] and second.unchanged == [str(out / "01_fixture.ipynb")]
+    assert (out / "01_fixture.ipynb").read_bytes() == content
+    assert release.release_labs(labs, out, check=True).ok
+    nb = fmt.read_notebook(labs / "01_fixture.ipynb")
+    nb.cells[0].source += " (edited)"
+    nbformat.write(nb, labs / "01_fixture.ipynb")
+    stale = release.release_labs(labs, out, check=True)
+    assert not stale.ok and stale.stale == [str(out / "01_fixture.ipynb")]
+    assert "stale: " in str(stale) and "course-lib release" in str(stale)
+    assert release.release_labs(labs, out, repo_url="https://github.com/a/b", check=True).stale
+
+
+def test_release_removes_generated_orphans_only(labs, tmp_path):
+    out = tmp_path / "colab"
+    release.release_labs(labs, out)
+    shutil.copy(out / "01_fixture.ipynb", out / "00_old.ipynb")
+    (out / "notes.ipynb").write_text("{}")
+    check = release.release_labs(labs, out, check=True)
+    assert check.stale == [str(out / "00_old.ipynb"), str(out / "notes.ipynb")]
+    report = release.release_labs(labs, out)
+    assert report.removed == [str(out / "00_old.ipynb")]
+    assert (out / "notes.ipynb").exists()
+
+
+def test_release_errors(tmp_path, labs):
+    with pytest.raises(ValueError, match="holds no notebook"):
+        release.release_labs(tmp_path / "empty", tmp_path / "colab")
+    nb = fmt.read_notebook(labs / "01_fixture.ipynb")
+    nb.cells[3].source = "def relu(x):\n    return x"
+    with pytest.raises(ValueError, match="cannot be released until its format problems are fixed"):
+        release.release_notebook(nb, "01_fixture.ipynb")
+
+
+def test_colab_links_markdown(labs):
+    table = release.colab_links_markdown(labs)
+    lines = table.splitlines()
+    assert lines[0] == "| lab | student notebook |"
+    assert lines[2].startswith("| Grading fixture | [![Open In Colab]")
+    assert "/colab/01_fixture.ipynb)" in lines[2]
+
+
+def test_cli_release_and_links(labs, tmp_path, capsys):
+    out = tmp_path / "colab"
+    assert main(["release", str(labs), str(out), "--check"]) == 1
+    assert "stale:" in capsys.readouterr().out
+    assert main(["release", str(labs), str(out)]) == 0
+    assert main(["release", str(labs), str(out), "--check"]) == 0
+    assert main(["release", str(labs), str(out), "--check", "--ref", "v2"]) == 1
+    assert main(["release", str(tmp_path / "none"), str(out)]) == 2
+    capsys.readouterr()
+    assert main(["links", str(labs)]) == 0
+    assert "Open In Colab" in capsys.readouterr().out
