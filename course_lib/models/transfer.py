@@ -351,9 +351,15 @@ def build_transfer_model(base_model, num_classes, augmentation=None, dropout_rat
 
     Layers: Input (raw pixels in [0, 255]) -> augmentation (training only) ->
     `ApplicationPreprocessing` -> `base_model(x, training=False)` -> global
-    average pooling -> dropout -> Dense softmax. Calling the base with
-    `training=False` keeps its BatchNorm layers in inference mode even after
-    they are unfrozen, so fine-tuning does not wreck their statistics.
+    average pooling -> dropout -> Dense softmax.
+
+    BatchNorm and `training=False`: the base is called with `training=False`
+    as the Keras transfer-learning guide does, but in Keras 3 the `training`
+    flag of the outer call (`fit` passes True) overrides it for a nested model.
+    What keeps BatchNorm in inference mode (moving statistics used, never
+    updated) is that its layers are frozen: a BatchNormalization layer with
+    `trainable=False` always runs in inference mode. `freeze_base=True` and
+    `unfreeze_top_layers` (which keeps BatchNorm frozen) guarantee it.
 
     Args:
         base_model: a backbone from `build_backbone`.
@@ -391,6 +397,53 @@ def build_transfer_model(base_model, num_classes, augmentation=None, dropout_rat
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
                                  name="classifier")(x)
     return keras.Model(inputs, outputs, name=f"transfer_{base_model.name}")
+
+
+def build_scratch_model(name="mobilenet_v2", input_shape=OFFLINE_INPUT_SHAPE, num_classes=5,
+                        augmentation=None, dropout_rate=0.2, alpha=OFFLINE_ALPHA, batchnorm_momentum=0.9):
+    """Builds the same architecture with random weights, trained end to end (the baseline).
+
+    Unlike `build_transfer_model`, the backbone is called in training mode, so
+    its BatchNorm layers learn their statistics; this is also how
+    `course_lib.models.pretrain` trains the offline backbone.
+
+    Args:
+        name: a key of `BACKBONES`.
+        input_shape: `(height, width, 3)`.
+        num_classes: int >= 2.
+        augmentation: as in `build_transfer_model`.
+        dropout_rate: float in [0, 1).
+        alpha: MobileNetV2 width multiplier (ignored by the other backbones).
+        batchnorm_momentum: the applications use 0.99-0.999, tuned for ImageNet's
+            ~10^6 steps; with a few hundred steps the moving statistics would lag
+            far behind the weights and evaluation would stay at chance. 0.9 follows
+            within about 30 steps (a few hundred images); the offline backbone's
+            pre-training (about 2,000 steps) used 0.99.
+
+    Returns:
+        A `keras.Model`, not compiled; `find_base_model(model)` returns its backbone.
+    """
+    _check_name(name)
+    _check_classes_and_dropout(num_classes, dropout_rate)
+    if name == "mobilenet_v2":
+        base_model = keras.applications.MobileNetV2(
+            include_top=False, weights=None, input_shape=tuple(input_shape), alpha=alpha)
+    else:
+        base_model = build_backbone(name, weights=None, input_shape=input_shape)
+    for layer in base_model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = batchnorm_momentum
+    if augmentation is None:
+        augmentation = make_augmentation()
+    inputs = keras.Input(tuple(input_shape), name="image")
+    x = augmentation(inputs) if augmentation is not False else inputs
+    x = ApplicationPreprocessing(name, name="preprocess")(x)
+    x = base_model(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.Dropout(dropout_rate, name="head_dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
+                                 name="classifier")(x)
+    return keras.Model(inputs, outputs, name=f"scratch_{base_model.name}")
 
 
 def make_feature_extractor(base_model, preprocessing="auto"):
@@ -439,7 +492,10 @@ def unfreeze_top_layers(model_or_base, num_layers, keep_batchnorm_frozen=True):
     """Unfreezes the last `num_layers` layers of the backbone; everything below stays frozen.
 
     BatchNormalization layers stay frozen (their scale/offset and statistics are
-    kept), as the Keras fine-tuning guide recommends for small datasets.
+    kept, and a frozen BatchNorm layer runs in inference mode even inside `fit`),
+    as the Keras fine-tuning guide recommends for small datasets. With
+    `keep_batchnorm_frozen=False` they normalise each training batch with its own
+    statistics and update their moving averages: on tiny batches this wrecks them.
     Re-compile the model afterwards: trainability is read at compile time.
 
     Args:
