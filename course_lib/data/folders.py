@@ -133,8 +133,9 @@ class FolderScan:
             lines.append("Image sizes (width x height): smallest {}x{}, median {}x{}, "
                          "largest {}x{}".format(*smallest, *median, *largest))
         if self.decoded_with_pillow:
+            count = len(self.decoded_with_pillow)
             lines.append(f"Converted with Pillow (CMYK, EXIF-rotated, WebP, TIFF...): "
-                         f"{len(self.decoded_with_pillow):,} files")
+                         f"{count:,} file{'s' if count != 1 else ''}")
         for name, reason in self.ignored_folders.items():
             lines.append(f"Not a class: {name}/ ({reason})")
         if self.skipped:
