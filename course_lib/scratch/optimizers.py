@@ -185,14 +185,26 @@ class Adam(Optimizer):
         self.epsilon = _check_rate(epsilon, "epsilon")
 
     def _build(self, variables):
-        return [(np.zeros_like(v), np.zeros_like(v)) for v in variables]
+        # m, v and a scratch buffer per variable: the update below allocates nothing.
+        return [(np.zeros_like(v), np.zeros_like(v), np.empty_like(v)) for v in variables]
 
     def _update(self, grads, variables, lr):
         t = self.iterations + 1
         # Bias correction folded into the step size, as Keras does.
         # (Python floats, so float32 parameters stay float32.)
         alpha = float(lr * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
-        for g, w, (m, v) in zip(grads, variables, self._slots):
-            m += (1 - self.beta_1) * (g - m)
-            v += (1 - self.beta_2) * (g * g - v)
-            w -= alpha * m / (np.sqrt(v) + self.epsilon)
+        for g, w, (m, v, buffer) in zip(grads, variables, self._slots):
+            # In place, the same as: m += (1 - beta_1) (g - m);  v += (1 - beta_2) (g^2 - v);
+            # w -= alpha m / (sqrt(v) + epsilon). Half of a NumPy training step is spent here.
+            np.subtract(g, m, out=buffer)
+            buffer *= 1 - self.beta_1
+            m += buffer
+            np.multiply(g, g, out=buffer)
+            buffer -= v
+            buffer *= 1 - self.beta_2
+            v += buffer
+            np.sqrt(v, out=buffer)
+            buffer += self.epsilon
+            np.divide(m, buffer, out=buffer)
+            buffer *= alpha
+            w -= buffer
