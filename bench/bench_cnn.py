@@ -5,7 +5,7 @@ Fashion-MNIST training set (54,000 train / 6,000 validation), evaluates on the
 10,000 test images and prints one result line per run.
 
     .venv/bin/python bench/bench_cnn.py                 # the lab's model, full mode
-    .venv/bin/python bench/bench_cnn.py --epochs 1      # quick smoke run
+    .venv/bin/python bench/bench_cnn.py --epochs 1 --subset small   # quick smoke run
 
 oneDNN is left on here (TF_ENABLE_ONEDNN_OPTS=1): on this 2-core CPU it trains
 about 2x faster than with `course_lib.runtime`'s default of 0.
@@ -27,7 +27,12 @@ def main():
     parser.add_argument("--epochs", type=int, default=LAB_RECIPE["epochs"])
     parser.add_argument("--subset", default="full", choices=["full", "small"])
     parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--block-dropout-rate", type=float, default=None,
+                        help="override LAB_CNN's block_dropout_rate (to try a variant)")
     args = parser.parse_args()
+    config = dict(LAB_CNN)
+    if args.block_dropout_rate is not None:
+        config["block_dropout_rate"] = args.block_dropout_rate
 
     import numpy as np
     import keras
@@ -38,7 +43,7 @@ def main():
     runtime.set_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist(subset=args.subset)
     x_train, x_test = x_train[..., None], x_test[..., None]
-    model = build_toy_cnn(**LAB_CNN)
+    model = build_toy_cnn(**config)
     model.compile(optimizer=keras.optimizers.Adam(LAB_RECIPE["learning_rate"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     schedule = step_decay(LAB_RECIPE["learning_rate"], drop=LAB_RECIPE["drop"],
@@ -49,7 +54,7 @@ def main():
     train_s = time.time() - start
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
     best_val = max(history.history["val_accuracy"])
-    print(f"RESULT model=toy_cnn{LAB_CNN} params={model.count_params():,} subset={args.subset} "
+    print(f"RESULT model=toy_cnn{config} params={model.count_params():,} subset={args.subset} "
           f"epochs={args.epochs} batch_size={LAB_RECIPE['batch_size']} "
           f"test_accuracy={test_accuracy:.4f} test_loss={test_loss:.4f} best_val_accuracy={best_val:.4f} "
           f"train_wall_s={train_s:.0f} s_per_epoch={train_s / args.epochs:.0f} "

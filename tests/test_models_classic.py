@@ -33,6 +33,9 @@ def test_toy_cnn_variants():
     assert rgb.output_shape == (None, 5)
     assert "dropout" not in [layer.name for layer in rgb.layers]
     assert rgb.get_layer("predictions").count_params() == 4 * 4 * 32 * 5 + 5
+    blocks = build_toy_cnn(block_dropout_rate=0.25)
+    assert blocks.get_layer("dropout_2").rate == 0.25
+    assert blocks.count_params() == 421_642  # dropout adds no parameter
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -42,6 +45,7 @@ def test_toy_cnn_variants():
     (dict(filters=32), r"filters should be a non-empty tuple.*Received: filters=32"),
     (dict(convs_per_block=0), r"convs_per_block should be an int >= 1.*Received: convs_per_block=0"),
     (dict(dense_units=-1), r"dense_units should be an int >= 0.*Received: dense_units=-1"),
+    (dict(block_dropout_rate=-0.1), r"block_dropout_rate should be a number in \[0, 1\).*Received: block_dropout_rate=-0.1"),
     (dict(input_shape=(8, 8, 1), filters=(8, 8, 8, 8)), r"4 blocks halve the image 4 times.*at least 16"),
 ])
 def test_toy_cnn_errors(kwargs, match):

@@ -33,16 +33,16 @@ def _check_num_classes(num_classes):
             f"num_classes should be an int >= 2, e.g. num_classes=10. Received: num_classes={num_classes!r}")
 
 
-def _check_dropout_rate(dropout_rate):
+def _check_dropout_rate(dropout_rate, name="dropout_rate"):
     if not isinstance(dropout_rate, (int, float)) or isinstance(dropout_rate, bool) \
             or not 0.0 <= dropout_rate < 1.0:
         raise ValueError(
-            f"dropout_rate should be a number in [0, 1), e.g. dropout_rate=0.5 "
-            f"(0 disables dropout). Received: dropout_rate={dropout_rate!r}")
+            f"{name} should be a number in [0, 1), e.g. {name}=0.5 "
+            f"(0 disables dropout). Received: {name}={dropout_rate!r}")
 
 
 def build_toy_cnn(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64), dropout_rate=0.5,
-                  batch_norm=False, convs_per_block=1, dense_units=128):
+                  batch_norm=False, convs_per_block=1, dense_units=128, block_dropout_rate=0.0):
     """Builds the lab's toy CNN: [conv3x3-(BN)-ReLU] x convs_per_block + 2x2 max pool per entry of `filters`, then dense layers.
 
     With the defaults on 28x28x1 inputs (the lab computes these by hand):
@@ -66,6 +66,8 @@ def build_toy_cnn(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64), dro
             convolutions then drop their (redundant) bias.
         convs_per_block: int, convolutions before each pooling (2 gives VGG-style blocks).
         dense_units: int, units of the hidden dense layer (0 removes it).
+        block_dropout_rate: float in [0, 1), dropout after each pooling layer
+            (0, the default, adds none).
 
     Returns:
         An uncompiled `keras.Model` named "toy_cnn", input uint8 or float pixels in
@@ -84,6 +86,7 @@ def build_toy_cnn(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64), dro
     input_shape = _check_input_shape(input_shape)
     _check_num_classes(num_classes)
     _check_dropout_rate(dropout_rate)
+    _check_dropout_rate(block_dropout_rate, "block_dropout_rate")
     if isinstance(filters, int) or not filters or not all(
             isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in filters):
         raise ValueError(f"filters should be a non-empty tuple of positive ints, one per block, "
@@ -111,6 +114,8 @@ def build_toy_cnn(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64), dro
                 x = layers.BatchNormalization(name=f"bn_{suffix}")(x)
                 x = layers.Activation("relu", name=f"relu_{suffix}")(x)
         x = layers.MaxPooling2D(2, name=f"pool_{block}")(x)
+        if block_dropout_rate:
+            x = layers.Dropout(block_dropout_rate, name=f"dropout_{block}")(x)
     x = layers.Flatten(name="flatten")(x)
     if dense_units:
         x = layers.Dense(dense_units, use_bias=not batch_norm,
