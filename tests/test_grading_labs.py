@@ -82,3 +82,24 @@ def test_verify_lab_rejects_a_lab_that_fails_the_lint(tmp_path):
     nbformat.write(nb, tmp_path / "bad.ipynb")
     with pytest.raises(ValueError, match="has format problems; fix them first"):
         verify_lab(tmp_path / "bad.ipynb")
+
+
+def test_cells_to_run_skips_only_cells_that_cannot_see_an_answer():
+    from course_lib.grading.verify import cells_to_run
+    answer = {"nbgrader": {"grade_id": "q1", "schema_version": 3, "task": False,
+                           "grade": False, "solution": True, "locked": False}}
+    check = {"nbgrader": {"grade_id": "q1_check", "schema_version": 3, "task": False, "points": 1,
+                          "grade": True, "solution": False, "locked": True}}
+    nb = new_notebook(cells=[
+        new_code_cell("import numpy as np\ndata = np.arange(4)"),                  # 0: check needs data
+        new_code_cell("slow = train_for_an_hour()"),                                # 1: nobody needs it
+        new_code_cell("model = make()"),                                            # 2: mutated by 4
+        new_code_cell("def f(x, model=None):\n    model.fit(x)\n    # BEGIN SOLUTION\n"
+                      "    return [v * 2 for v in x]\n    # END SOLUTION", metadata=answer),
+        new_code_cell("model.fit(data)"),                                           # 4: 7 reads model
+        new_code_cell("assert f(data)[1] == 2", metadata=check),
+        new_code_cell("y = f(data)"),                                               # 6: uses the answer
+        new_code_cell("print(model, y)"),                                           # 7: reads y (tainted)
+        new_code_cell("%matplotlib inline\nprint(np.pi)"),                          # 8: magics stripped
+    ])
+    assert cells_to_run(nb) == {0, 2, 3, 4, 5, 6, 7}

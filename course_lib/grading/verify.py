@@ -8,6 +8,8 @@ is nbval's job and is not repeated here):
 
 - an instructor cell must run without error while every earlier answer is the
   student's stub (so a student who skips a question can still run the rest);
+  cells that use nothing derived from an answer, and that no such cell needs,
+  are skipped (`cells_to_run`): they run exactly as under nbval;
 - for each check cell, in place: with the reference solution, the full check
   (hidden parts included) must pass; with the stub (the names the solution
   defined removed first), the released check must fail and so must the full
@@ -18,6 +20,7 @@ So a released lab fails every graded check, and replacing one solution with its
 stub loses exactly that question's points.
 """
 
+import ast
 from pathlib import Path
 
 from course_lib.grading import format as fmt
@@ -60,9 +63,10 @@ def verify_lab(source, cell_timeout=600, kernel_name="python3", cwd=None):
                 raise _Stop
             return result
 
+        needed = cells_to_run(nb)
         try:
             for index, cell in enumerate(nb.cells):
-                if cell.cell_type != "code":
+                if cell.cell_type != "code" or index not in needed:
                     continue
                 kind = fmt.cell_kind(cell)
                 text = fmt.source_text(cell)
@@ -109,3 +113,130 @@ def verify_lab(source, cell_timeout=600, kernel_name="python3", cwd=None):
 
 class _Stop(Exception):
     pass
+
+
+def _names(source):
+    """Returns (loaded, bound, mutated) names of a cell; None if it does not parse.
+
+    mutated: roots of `x.attr = ...`, `x[i] = ...` and `x.method(...)`, the ways a
+    cell changes an object defined elsewhere. Magic lines are ignored.
+    """
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.split("\n"))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    loaded = _free_loads(tree, frozenset())
+    mutated = set()
+    for node in _top_level_nodes(tree):
+        if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            mutated.add(_root(node))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            mutated.add(_root(node.func))
+    mutated.discard(None)
+    return loaded, fmt.defined_names(source), mutated
+
+
+def _stored(nodes):
+    return {n.id for node in nodes for n in ast.walk(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} | {
+        n.name for node in nodes for n in ast.walk(node)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def _free_loads(node, local):
+    """Names a node reads from outside: a function's parameters and locals are not."""
+    if isinstance(node, ast.Name):
+        return {node.id} if not isinstance(node.ctx, ast.Store) and node.id not in local else set()
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        outer = list(node.args.defaults) + [d for d in node.args.kw_defaults if d is not None]
+        outer += list(getattr(node, "decorator_list", []))
+        found = set().union(*(_free_loads(n, local) for n in outer)) if outer else set()
+        arguments = node.args
+        names = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+        names |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+        body = node.body if isinstance(node.body, list) else [node.body]
+        inner = local | names | _stored(body)
+        for child in body:
+            found |= _free_loads(child, inner)
+        return found
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        inner = local | _stored([g.target for g in node.generators])
+        found = _free_loads(node.generators[0].iter, local)
+        for child in ast.iter_child_nodes(node):
+            if child is not node.generators[0]:
+                found |= _free_loads(child, inner)
+        for generator in node.generators:
+            for condition in generator.ifs:
+                found |= _free_loads(condition, inner)
+            if generator is not node.generators[0]:
+                found |= _free_loads(generator.iter, inner)
+        return found
+    found = set()
+    for child in ast.iter_child_nodes(node):
+        found |= _free_loads(child, local)
+    return found
+
+
+def _top_level_nodes(tree):
+    """Walks the tree without entering function, lambda or class bodies (their own scopes)."""
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _root(node):
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def cells_to_run(nb):
+    """Returns the indices of the code cells `verify_lab` must run.
+
+    An instructor cell that uses nothing derived from an answer (directly or
+    through other cells) behaves the same with stubs as with solutions, which
+    nbval already runs; it is skipped unless a cell that must run needs a name
+    it binds or changes. Graded cells, and cells that do not parse, always run.
+    Names bound by imports (modules) are neither tainted nor counted as changed
+    by method calls; changes inside function bodies stay in their scope.
+    """
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    info = {i: _names(fmt.source_text(c)) for i, c in code}
+    modules = set()
+    for i, c in code:
+        try:
+            tree = ast.parse("\n".join("" if l.lstrip().startswith(("%", "!")) else l
+                                       for l in fmt.source_text(c).split("\n")))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules.update((a.asname or a.name).split(".")[0] for a in node.names)
+    tainted, depends = set(), set()
+    for i, cell in code:
+        kind = fmt.cell_kind(cell)
+        names = info[i]
+        if names is None:
+            depends.add(i)
+            continue
+        loaded, bound, mutated = names
+        if kind in ("answer", "check") or loaded & tainted:
+            depends.add(i)
+            tainted |= (bound | mutated) - modules
+    run, needed, everything = set(), set(), False
+    for i, cell in reversed(code):
+        names = info[i]
+        if names is None:
+            run.add(i)
+            everything = True
+            continue
+        loaded, bound, mutated = names
+        if everything or i in depends or (bound | (mutated - modules)) & needed:
+            run.add(i)
+            needed |= loaded
+    return run
