@@ -15,16 +15,21 @@ batch_size:
 happens while iterating); "steady" is the median of the later epochs. Ratio =
 reference time / our time: >= 1.0 means ours is at least as fast.
 
-Two folders by default:
+Three folders by default:
 
-- photos:  JPEG photos of about 500x375 (the size of tf_flowers images),
+- photos:  2,500 JPEG photos of about 500x375 (the size of tf_flowers images),
            loaded at 160x160 RGB (synthetic smooth images with noise, so the
            JPEG files have realistic sizes, ~25-60 KB);
-- fashion: Fashion-MNIST 28x28 grayscale PNGs from the shipped subset,
+- large:   300 JPEGs of about 2016x1512 (phone-camera photos, as students
+           bring them), loaded at 160x160 RGB;
+- fashion: 5,000 Fashion-MNIST 28x28 grayscale PNGs from the shipped subset,
            loaded at 28x28 grayscale (lab 00's setting).
 
+The last column says whether the training set comes in a new order in later
+epochs: Keras' cached pipeline replays the first epoch's batches unchanged.
+
 Usage:
-    .venv/bin/python bench/bench_loader.py                      # both folders, 5 epochs, 3 repeats
+    .venv/bin/python bench/bench_loader.py                      # all folders, 5 epochs, 3 repeats
     .venv/bin/python bench/bench_loader.py --folder photos --images 3000 --epochs 5
     .venv/bin/python bench/bench_loader.py --quick              # a smoke run (seconds)
 """
@@ -47,10 +52,13 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 
-def make_photo_folder(directory, num_images, num_classes=5, seed=0):
-    """Writes smooth random "photos" (~500x375 JPEG, quality 90) in `num_classes` folders."""
+FLOWER_SIZES = [(500, 375), (375, 500), (500, 333), (320, 240), (640, 480)]
+PHONE_SIZES = [(2016, 1512), (1512, 2016), (1600, 1200)]
+
+
+def make_photo_folder(directory, num_images, num_classes=5, seed=0, sizes=FLOWER_SIZES):
+    """Writes smooth random "photos" (JPEG, quality 90) in `num_classes` folders."""
     rng = np.random.default_rng(seed)
-    sizes = [(500, 375), (375, 500), (500, 333), (320, 240), (640, 480)]
     yy, xx = np.mgrid[0:1:64j, 0:1:64j]
     for i in range(num_images):
         label = i % num_classes
@@ -78,11 +86,14 @@ def make_fashion_folder(directory, num_images):
 
 
 def iterate(datasets):
-    count = 0
-    for dataset in datasets:
-        for images, _ in dataset:
+    """One epoch over every dataset; returns (images seen, training labels in order)."""
+    count, order = 0, []
+    for k, dataset in enumerate(datasets):
+        for images, labels in dataset:
             count += int(images.shape[0])
-    return count
+            if k == 0:
+                order.append(labels.numpy())
+    return count, np.concatenate(order)
 
 
 def time_loader(build, epochs):
@@ -94,17 +105,18 @@ def time_loader(build, epochs):
     cpu = time.process_time()
     start = time.perf_counter()
     datasets = build()
-    count = iterate(datasets)
+    count, first_order = iterate(datasets)
     first = time.perf_counter() - start
     first_cpu = time.process_time() - cpu
-    later = []
+    later, reshuffled = [], False
     for _ in range(epochs - 1):
         start = time.perf_counter()
-        iterate(datasets)
+        _, order = iterate(datasets)
         later.append(time.perf_counter() - start)
+        reshuffled = reshuffled or not np.array_equal(order, first_order)
     del datasets
     gc.collect()
-    return first, first_cpu, later, count
+    return first, first_cpu, later, count, reshuffled
 
 
 def run(folder, image_size, color_mode, batch_size, epochs, repeats):
@@ -130,7 +142,8 @@ def run(folder, image_size, color_mode, batch_size, epochs, repeats):
     results = {name: {"first": [], "cpu": [], "steady": []} for name in loaders}
     for _ in range(repeats):
         for name, build in loaders.items():  # interleaved, so drifts hit all alike
-            first, first_cpu, later, count = time_loader(build, epochs)
+            first, first_cpu, later, count, reshuffled = time_loader(build, epochs)
+            results[name]["reshuffled"] = reshuffled
             results[name]["first"].append(first)
             results[name]["cpu"].append(first_cpu)
             results[name]["steady"].append(statistics.median(later) if later else float("nan"))
@@ -141,7 +154,8 @@ def run(folder, image_size, color_mode, batch_size, epochs, repeats):
 def report(title, results, epochs):
     print(f"\n{title}")
     print(f"{'loader':<12} {'images':>7} {'first epoch s':>14} {'(CPU s)':>8} "
-          f"{'steady epoch s':>15} {'total ' + str(epochs) + ' epochs s':>18}")
+          f"{'steady epoch s':>15} {'total ' + str(epochs) + ' epochs s':>18} "
+          f"{'reshuffles training set':>24}")
     best = {}
     for name, r in results.items():
         first = min(r["first"])
@@ -149,7 +163,8 @@ def report(title, results, epochs):
         steady = min(r["steady"])
         total = first + (epochs - 1) * steady
         best[name] = (first, steady, total, cpu)
-        print(f"{name:<12} {r['count']:>7,} {first:>14.3f} {cpu:>8.2f} {steady:>15.4f} {total:>18.3f}")
+        print(f"{name:<12} {r['count']:>7,} {first:>14.3f} {cpu:>8.2f} {steady:>15.4f} "
+              f"{total:>18.3f} {'yes' if r['reshuffled'] else 'no (same order)':>24}")
     ours = best["ours"]
     for name in ("keras+cache", "keras"):
         ref = best[name]
@@ -160,9 +175,9 @@ def report(title, results, epochs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--folder", choices=["photos", "fashion", "both"], default="both")
+    parser.add_argument("--folder", choices=["photos", "large", "fashion", "all"], default="all")
     parser.add_argument("--images", type=int, default=None,
-                        help="images in the folder (default: photos 2500, fashion 5000)")
+                        help="images in the folder (default: photos 2500, large 300, fashion 5000)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -175,7 +190,7 @@ def main(argv=None):
     import tensorflow as tf
     print(f"TensorFlow {tf.__version__}, {len(os.sched_getaffinity(0))} CPU cores, "
           f"batch_size={args.batch_size}, epochs={args.epochs}, best of {args.repeats}")
-    folders = ["photos", "fashion"] if args.folder == "both" else [args.folder]
+    folders = ["photos", "large", "fashion"] if args.folder == "all" else [args.folder]
     with tempfile.TemporaryDirectory() as tmp:
         # Warm up TensorFlow and tf.data once, outside the timings.
         warm = Path(tmp) / "warmup"
@@ -189,6 +204,13 @@ def main(argv=None):
                 size_mb = sum(f.stat().st_size for f in folder.rglob("*.jpg")) / 1e6
                 title = (f"photos: {n:,} JPEG (~500x375, {size_mb:.0f} MB) in 5 classes "
                          f"-> image_size=(160, 160), rgb")
+                results = run(str(folder), (160, 160), "rgb", args.batch_size, args.epochs, args.repeats)
+            elif kind == "large":
+                n = args.images or 300
+                make_photo_folder(folder, n, sizes=PHONE_SIZES)
+                size_mb = sum(f.stat().st_size for f in folder.rglob("*.jpg")) / 1e6
+                title = (f"large: {n:,} JPEG (~2016x1512, phone-camera size, {size_mb:.0f} MB) in "
+                         f"5 classes -> image_size=(160, 160), rgb")
                 results = run(str(folder), (160, 160), "rgb", args.batch_size, args.epochs, args.repeats)
             else:
                 n = args.images or 5000
