@@ -101,5 +101,7 @@ def test_cells_to_run_skips_only_cells_that_cannot_see_an_answer():
         new_code_cell("y = f(data)"),                                               # 6: uses the answer
         new_code_cell("print(model, y)"),                                           # 7: reads y (tainted)
         new_code_cell("%matplotlib inline\nprint(np.pi)"),                          # 8: magics stripped
+        new_code_cell("for y in range(3):\n    print(y)"),                          # 9: rebinds y before reading it
+        new_code_cell("def g():\n    y = 1\nprint(g, y)"),                          # 10: reads global y
     ])
-    assert cells_to_run(nb) == {0, 2, 3, 4, 5, 6, 7}
+    assert cells_to_run(nb) == {0, 2, 3, 4, 5, 6, 7, 9, 10}   # 9 binds the y that 10 reads

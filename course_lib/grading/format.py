@@ -271,6 +271,11 @@ def defined_names(source):
         tree = ast.parse(source)
     except SyntaxError:
         return set()
+    return bound_names(tree.body)
+
+
+def bound_names(statements):
+    """Returns the names a list of AST statements binds in their own scope."""
     names = set()
 
     def targets(node):
@@ -312,7 +317,7 @@ def defined_names(source):
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 for alias in node.names:
                     names.add((alias.asname or alias.name).split(".")[0])
-    visit(tree.body)
+    visit(statements)
     return names
 
 

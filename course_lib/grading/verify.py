@@ -127,7 +127,7 @@ def _names(source):
         tree = ast.parse(code)
     except SyntaxError:
         return None
-    loaded = _free_loads(tree, frozenset())
+    loaded = _inputs(tree.body, frozenset())
     mutated = set()
     for node in _top_level_nodes(tree):
         if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -177,6 +177,38 @@ def _free_loads(node, local):
     for child in ast.iter_child_nodes(node):
         found |= _free_loads(child, local)
     return found
+
+
+def _inputs(statements, bound):
+    """Names the statements read before binding them themselves (in order)."""
+    need = set()
+    for statement in statements:
+        if isinstance(statement, (ast.For, ast.AsyncFor)):
+            need |= _free_loads(statement.iter, frozenset()) - bound
+            inner = bound | fmt.bound_names([ast.Assign(targets=[statement.target], value=None)])
+            need |= _inputs(statement.body, inner) | _inputs(statement.orelse, inner)
+        elif isinstance(statement, (ast.With, ast.AsyncWith)):
+            inner = bound
+            for item in statement.items:
+                need |= _free_loads(item.context_expr, frozenset()) - inner
+                if item.optional_vars is not None:
+                    inner = inner | fmt.bound_names([ast.Assign(targets=[item.optional_vars],
+                                                                value=None)])
+            need |= _inputs(statement.body, inner)
+        elif isinstance(statement, (ast.If, ast.While)):
+            need |= _free_loads(statement.test, frozenset()) - bound
+            need |= _inputs(statement.body, bound) | _inputs(statement.orelse, bound)
+        elif isinstance(statement, ast.Try):
+            need |= _inputs(statement.body, bound)
+            for handler in statement.handlers:
+                if handler.type is not None:
+                    need |= _free_loads(handler.type, frozenset()) - bound
+                need |= _inputs(handler.body, bound | ({handler.name} if handler.name else set()))
+            need |= _inputs(statement.orelse, bound) | _inputs(statement.finalbody, bound)
+        else:
+            need |= _free_loads(statement, frozenset()) - bound
+        bound = bound | fmt.bound_names([statement])
+    return need
 
 
 def _top_level_nodes(tree):
