@@ -93,7 +93,8 @@ def verify_lab(source, cell_timeout=600, kernel_name="python3", cwd=None):
                                            f"{question.answer_id!r}; it must fail until the "
                                            f"student answers (call the student's code in the "
                                            f"visible part).")
-                    hidden = run(text, index, gid, "the check with the stub")
+                    # The full check runs the same visible code: it can only pass if the released one did.
+                    hidden = run(text, index, gid, "the check with the stub") if released.ok else released
                     if hidden.ok:
                         report(index, gid, f"passes with the stub of {question.answer_id!r}; "
                                            f"it does not test the answer.")
