@@ -248,9 +248,10 @@ def build_residual_net(input_shape=(28, 28, 1), num_classes=10, depth=20, filter
     return _deep_net(input_shape, num_classes, depth, filters, batch_norm, True, f"resnet_{depth}")
 
 
-# The lab's Fashion-MNIST model and training recipe in full mode; bench/bench_cnn.py measures it.
-# Two 3x3 convolutions per block with batch norm: the "0.934 with batch norm" row of the
-# benchmark table, with a second convolution per block and a step decay of the learning rate.
+# The lab's Fashion-MNIST model and training recipe in full mode; bench/bench_cnn.py measures it
+# (bench/results_cnn.md: test accuracy 0.9336 in 12 epochs; 0.9286 without the block dropout).
+# Two 3x3 convolutions per block with batch norm (the benchmark table's "0.934 with batch norm" row,
+# VGG style), dropout after each block against overfitting, and a step decay of the learning rate.
 LAB_CNN = dict(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64), dropout_rate=0.4,
-               batch_norm=True, convs_per_block=2, dense_units=128)
+               batch_norm=True, convs_per_block=2, dense_units=128, block_dropout_rate=0.25)
 LAB_RECIPE = dict(epochs=12, batch_size=128, learning_rate=1e-3, drop=0.3, epochs_per_drop=5)
