@@ -6,7 +6,6 @@ import tempfile
 os.environ.setdefault("COURSE_LIB_FAST", "1")
 os.environ.setdefault("COURSE_LIB_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # Generated datasets go to a fresh folder per test run, never into the user's cache.
 os.environ.setdefault("COURSE_LIB_CACHE", tempfile.mkdtemp(prefix="course_lib_test_cache_"))

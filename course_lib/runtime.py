@@ -10,9 +10,11 @@ Typical notebook setup cell:
     EPOCHS = runtime.pick(full=15, fast=1)
 """
 
+import contextlib
 import os
 import random
 import sys
+import warnings
 from pathlib import Path
 
 FAST_ENV = "COURSE_LIB_FAST"
@@ -92,10 +94,16 @@ def quiet_tensorflow():
     still show; oneDNN banners, CUDA probing messages and retracing chatter go.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    # Keras 3 warns on every fit() with a tf.data dataset that `shuffle` is ignored.
+    warnings.filterwarnings("ignore", message=".*shuffle=True. was passed")
+    if "tensorflow" not in sys.modules and _tf_importable():
+        # oneDNN stays on (it doubles CPU training speed); its banner is printed by
+        # C++ before any log level applies, so import TensorFlow with fd 2 muted.
+        with _stderr_fd_muted():
+            import tensorflow  # noqa: F401
     if "tensorflow" in sys.modules:
         import logging
         import tensorflow as tf
@@ -105,6 +113,25 @@ def quiet_tensorflow():
             absl.logging.set_verbosity(absl.logging.ERROR)
         except ImportError:  # pragma: no cover - absl ships with TF
             pass
+
+
+@contextlib.contextmanager
+def _stderr_fd_muted():
+    """Sends the process's file descriptor 2 to /dev/null for the duration."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, AttributeError, ValueError):  # no usable fd 2: nothing to mute
+        yield
+        return
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def set_seed(seed=1337):
