@@ -105,6 +105,18 @@ def softmax_cross_entropy_grad(logits, labels):
     return grad / logits.shape[0]
 
 
+def _same_shape_arrays(y_pred, y_true):
+    """Returns both as arrays of y_pred's dtype; raises when their shapes differ."""
+    y_pred = np.asarray(y_pred)
+    y_true = np.asarray(y_true, dtype=y_pred.dtype)
+    if y_pred.shape != y_true.shape:
+        raise ValueError(
+            f"y_pred and y_true should have the same shape, e.g. (batch_size, 1). "
+            f"Received: y_pred.shape={y_pred.shape}, y_true.shape={y_true.shape}. "
+            f"Reshape targets with y.reshape(-1, 1).")
+    return y_pred, y_true
+
+
 class Loss:
     """Base class: `forward(y_pred, y_true)` returns the mean loss, `backward()` dLoss/dy_pred."""
 
@@ -183,13 +195,7 @@ class BinaryCrossEntropy(Loss):
         self.from_logits = bool(from_logits)
 
     def forward(self, y_pred, y_true):
-        y_pred = np.asarray(y_pred)
-        y_true = np.asarray(y_true, dtype=y_pred.dtype)
-        if y_pred.shape != y_true.shape:
-            raise ValueError(
-                f"y_pred and y_true should have the same shape, e.g. (batch_size, 1). "
-                f"Received: y_pred.shape={y_pred.shape}, y_true.shape={y_true.shape}. "
-                f"Reshape targets with y.reshape(-1, 1).")
+        y_pred, y_true = _same_shape_arrays(y_pred, y_true)
         if self.from_logits:
             z = y_pred
             # max(z, 0) - z y + log(1 + exp(-|z|)): the form TensorFlow uses, no overflow.
@@ -228,13 +234,7 @@ class MeanSquaredError(Loss):
         self.half = bool(half)
 
     def forward(self, y_pred, y_true):
-        y_pred = np.asarray(y_pred)
-        y_true = np.asarray(y_true, dtype=y_pred.dtype)
-        if y_pred.shape != y_true.shape:
-            raise ValueError(
-                f"y_pred and y_true should have the same shape, e.g. (batch_size, 1). "
-                f"Received: y_pred.shape={y_pred.shape}, y_true.shape={y_true.shape}. "
-                f"Reshape targets with y.reshape(-1, 1).")
+        y_pred, y_true = _same_shape_arrays(y_pred, y_true)
         diff = y_pred - y_true
         self._cache = diff
         scale = 0.5 if self.half else 1.0
