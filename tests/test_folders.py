@@ -5,6 +5,7 @@ import os
 import sys
 import types
 import warnings
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -151,20 +152,66 @@ def test_scan_report_prints_summary_counts_and_skipped(messy_folder):
     assert "Image sizes (width x height): smallest 24x20" in text
 
 
-def test_exif_orientation_is_applied(tmp_path):
+@pytest.mark.parametrize("endian", [">", "<"])  # both byte orders cameras write
+def test_exif_orientation_is_applied(tmp_path, endian):
     root = make_clean_folder(tmp_path / "exif", classes=("a", "b"), per_class=3)
     # A 40 wide x 20 high photo whose EXIF says "rotate 90": it should load as 20 wide x 40 high.
     array = np.zeros((20, 40, 3), dtype=np.uint8)
     array[:, :20] = 255  # left half white
     exif = Image.Exif()
+    exif.endian = endian
+    exif[0x010F] = "Phone"  # an entry before the orientation, as cameras write
     exif[0x0112] = 6  # rotate 90 CW when displayed
     Image.fromarray(array).save(root / "a" / "rotated.jpg", exif=exif.tobytes(), quality=95)
     ds = quiet_load(root, image_size=(40, 20), validation_split=0, shuffle=False, batch_size=None)
+    assert ds.scan.decoded_with_pillow == [str(root / "a" / "rotated.jpg")]
     index = ds.file_paths.index(str(root / "a" / "rotated.jpg"))
     image = [x.numpy() for x, _ in ds][index]
     assert image.shape == (40, 20, 3)
     # After a 90 degree clockwise turn, the white left half is on top.
     assert image[:15].mean() > 200 and image[25:].mean() < 50
+
+
+def test_exif_without_rotation_and_misnamed_files(tmp_path, capfd):
+    root = make_clean_folder(tmp_path / "named", classes=("a", "b"), per_class=3)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "Phone", 1  # camera make, "as stored"
+    array = np.zeros((20, 24, 3), dtype=np.uint8)
+    array[:10] = (250, 40, 40)  # red top half: rotated, it would be on a side
+    write_image(root / "a" / "camera.jpg", array=array, fmt="JPEG", exif=exif.tobytes(),
+                quality=95)
+    exif.endian = "<"
+    write_image(root / "a" / "camera_le.jpg", array=array, fmt="JPEG", exif=exif.tobytes(),
+                quality=95)
+    del exif[0x0112]  # no orientation entry at all: as stored
+    write_image(root / "b" / "no_orientation.jpg", array=array, fmt="JPEG",
+                exif=exif.tobytes(), quality=95)
+    write_image(root / "a" / "really_png.jpg", array=array, fmt="PNG")
+    write_image(root / "b" / "really_jpeg.png", array=array, fmt="JPEG", quality=95)
+    scan = scan_image_folder(root)
+    assert scan.counts == {"a": 6, "b": 5} and not scan.skipped
+    # EXIF without a turn stays on TensorFlow; a PNG named .jpg is left to Pillow, silently.
+    assert scan.decoded_with_pillow == [str(root / "a" / "really_png.jpg")]
+    assert capfd.readouterr().err == ""
+    ds = quiet_load(root, image_size=(20, 24), validation_split=0, shuffle=False, batch_size=None)
+    images = {Path(p).name: x.numpy() for p, (x, _) in zip(ds.file_paths, ds)}
+    np.testing.assert_array_equal(images["really_png.jpg"], array)  # lossless, same size
+    for name in ("camera.jpg", "camera_le.jpg", "no_orientation.jpg"):
+        assert np.abs(images[name] - array).mean() < 8  # JPEG noise only, not rotated
+    assert np.abs(images["really_jpeg.png"] - array).mean() < 8
+
+
+def test_symlinked_class_folder_is_followed(tmp_path):
+    # On Colab, a Drive shortcut or `ln -s` is a common way to add a class.
+    make_clean_folder(tmp_path / "elsewhere", classes=("birds",), per_class=4)
+    root = make_clean_folder(tmp_path / "linked", classes=("cats", "dogs"), per_class=4)
+    try:
+        os.symlink(tmp_path / "elsewhere" / "birds", root / "birds", target_is_directory=True)
+    except OSError:  # pragma: no cover - no symlinks on this file system
+        pytest.skip("symlinks not supported here")
+    scan = scan_image_folder(root)
+    assert scan.class_names == ["birds", "cats", "dogs"]
+    assert scan.counts == {"birds": 4, "cats": 4, "dogs": 4}
 
 
 # ---------------------------------------------------------------------------
@@ -276,9 +323,11 @@ def test_large_jpeg_uses_reduced_scale_decode_and_keeps_content(tmp_path):
             array = np.zeros((400, 320, 3), dtype=np.uint8)
             array[:200] = (250, 10, 10) if name == "a" else (10, 10, 250)
             write_image(root / name / f"{i}.jpg", array=array, fmt="JPEG", quality=95)
-    assert folders._branch("jpeg", (320, 400), (40, 40)) == 4  # 1/8 scale: 40x50 >= 40x40
-    assert folders._branch("jpeg", (320, 400), (200, 160)) == 2  # 1/2 scale
-    assert folders._branch("jpeg", (320, 400), (400, 320)) == 1 + folders._SAME_SIZE
+    # (height, width) 400x320: the largest DCT scale that still covers image_size.
+    assert int(folders._ratio_index(400, 320, (40, 40))) == 3  # 1/8 scale: 50x40 >= 40x40
+    assert int(folders._ratio_index(400, 320, (200, 160))) == 1  # 1/2 scale
+    assert int(folders._ratio_index(400, 320, (200, 161))) == 0  # 1/2 would be too narrow
+    assert int(folders._ratio_index(400, 320, (400, 320))) == 0  # full size
     ds = quiet_load(root, image_size=(40, 40), validation_split=None, shuffle=False)
     images, labels = next(iter(ds))
     red_top = images.numpy()[labels.numpy() == 0][:, :15].mean(axis=(0, 1, 2))
