@@ -78,6 +78,16 @@ _EXPORTS = {
     "find_nearest_neighbors": "course_lib.diagnostics.embeddings",
     "plot_nearest_neighbors": "course_lib.diagnostics.embeddings",
     "plot_embedding_projection": "course_lib.diagnostics.embeddings",
+    # metrics
+    "box_iou": "course_lib.metrics.detection",
+    "non_max_suppression": "course_lib.metrics.detection",
+    "average_precision": "course_lib.metrics.detection",
+    "precision_recall_curve": "course_lib.metrics.detection",
+    "mean_average_precision": "course_lib.metrics.detection",
+    "confusion_matrix": "course_lib.metrics.segmentation",
+    "per_class_iou": "course_lib.metrics.segmentation",
+    "mean_iou": "course_lib.metrics.segmentation",
+    "pixel_accuracy": "course_lib.metrics.segmentation",
 }
 
 
