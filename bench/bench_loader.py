@@ -182,7 +182,7 @@ def run(folder, image_size, color_mode, batch_size, epochs, repeats, fit=False):
 
     def ours():
         # Forget the traced decoders, so that every run pays the tracing, as Keras' runs do.
-        folders._decoders.cache_clear()
+        folders._decoder.cache_clear()
         return load_image_folder(folder, image_size=image_size, batch_size=batch_size,
                                  validation_split=0.2, seed=1337, color_mode=color_mode,
                                  verbose=False)

@@ -190,8 +190,8 @@ def test_exif_without_rotation_and_misnamed_files(tmp_path, capfd):
     write_image(root / "b" / "really_jpeg.png", array=array, fmt="JPEG", quality=95)
     scan = scan_image_folder(root)
     assert scan.counts == {"a": 6, "b": 5} and not scan.skipped
-    # EXIF without a turn stays on TensorFlow; a PNG named .jpg is left to Pillow, silently.
-    assert scan.decoded_with_pillow == [str(root / "a" / "really_png.jpg")]
+    # EXIF without a turn, a PNG named .jpg and a JPEG named .png stay on TensorFlow, silently.
+    assert scan.decoded_with_pillow == []
     assert capfd.readouterr().err == ""
     ds = quiet_load(root, image_size=(20, 24), validation_split=0, shuffle=False, batch_size=None)
     images = {Path(p).name: x.numpy() for p, (x, _) in zip(ds.file_paths, ds)}
@@ -199,6 +199,39 @@ def test_exif_without_rotation_and_misnamed_files(tmp_path, capfd):
     for name in ("camera.jpg", "camera_le.jpg", "no_orientation.jpg"):
         assert np.abs(images[name] - array).mean() < 8  # JPEG noise only, not rotated
     assert np.abs(images["really_jpeg.png"] - array).mean() < 8
+
+
+def test_jpeg_header_reads_size_components_and_orientation(tmp_path):
+    array = np.zeros((30, 50, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif.endian = "<"
+    exif[0x0112] = 8
+    write_image(tmp_path / "turned.jpg", array=array, fmt="JPEG", exif=exif.tobytes())
+    assert folders._jpeg_header(tmp_path / "turned.jpg") == (30, 50, 3, 8, True)
+    write_image(tmp_path / "progressive.jpg", array=array, fmt="JPEG", progressive=True)
+    assert folders._jpeg_header(tmp_path / "progressive.jpg") == (30, 50, 3, 1, True)
+    write_image(tmp_path / "gray.jpg", array=array[..., 0], fmt="JPEG")
+    assert folders._jpeg_header(tmp_path / "gray.jpg") == (30, 50, 1, 1, True)
+    write_image(tmp_path / "cmyk.jpg", array=array, mode="CMYK", fmt="JPEG")
+    assert folders._jpeg_header(tmp_path / "cmyk.jpg")[2] == 4
+    # A 200 KB ICC profile before the frame header: read past the first 64 KB.
+    write_image(tmp_path / "icc.jpg", array=array, fmt="JPEG", icc_profile=bytes(200_000))
+    assert folders._jpeg_header(tmp_path / "icc.jpg") == (30, 50, 3, 1, True)
+    (tmp_path / "short.jpg").write_bytes((tmp_path / "gray.jpg").read_bytes()[:-100])
+    assert folders._jpeg_header(tmp_path / "short.jpg") == (30, 50, 1, 1, False)  # cut short
+    write_image(tmp_path / "png.jpg", array=array, fmt="PNG")
+    assert folders._jpeg_header(tmp_path / "png.jpg") is None
+    (tmp_path / "damaged.jpg").write_bytes(b"\xff\xd8\xff garbage, not a JPEG segment")
+    with pytest.raises(ValueError, match="damaged JPEG header"):
+        folders._jpeg_header(tmp_path / "damaged.jpg")
+    (tmp_path / "cut.jpg").write_bytes((tmp_path / "icc.jpg").read_bytes()[:1000])
+    with pytest.raises(ValueError, match="ends before the frame header"):
+        folders._jpeg_header(tmp_path / "cut.jpg")
+
+
+def test_messy_folder_loads_without_decoder_noise_on_stderr(messy_folder, capfd):
+    quiet_load(messy_folder, image_size=(20, 24), validation_split=None)
+    assert capfd.readouterr().err == ""
 
 
 def test_symlinked_class_folder_is_followed(tmp_path):

@@ -265,65 +265,43 @@ def _scan_structure(path, directory):
 # Decoding: TensorFlow for the usual files, Pillow for the rest
 # ----------------------------------------------------------------------------
 #
-# 1. tf.data decodes the usual files (JPEG, PNG, GIF, BMP) in TensorFlow's
+# 1. Python reads each JPEG's header (size, components, EXIF orientation: a few
+#    microseconds, no pixel decoded); other files are routed by extension.
+# 2. tf.data decodes the usual files (JPEG, PNG, GIF, BMP) in TensorFlow's
 #    thread pool with the functions Keras uses, so the pixels match
-#    image_dataset_from_directory. A JPEG's header is read in the graph
-#    (`extract_jpeg_shape`, no pixel decoded), and a large JPEG is decoded at
-#    1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling) when the result still covers
-#    image_size. A file TensorFlow fails on is not fatal (`ignore_errors`).
-# 2. The graph also flags the JPEGs it should not decode alone: CMYK (4
-#    components) and those whose EXIF orientation says to turn or flip them.
+#    image_dataset_from_directory. A large JPEG is decoded at 1/2, 1/4 or 1/8
+#    scale (libjpeg's DCT scaling) when the result still covers image_size; the
+#    files are grouped by scale, one static decoder per group. A file TensorFlow
+#    fails on is not fatal (`ignore_errors`).
 # 3. Pillow decodes the others (CMYK or EXIF-rotated JPEGs, WebP, TIFF, files
 #    TensorFlow rejected) and converts them; a file Pillow cannot read either is
 #    skipped, with Pillow's reason.
 
 _JPEG_EXTENSIONS = (".jpg", ".jpeg")
-_TF_EXTENSIONS = _JPEG_EXTENSIONS + (".png", ".gif", ".bmp")
 _JPEG_RATIOS = (1, 2, 4, 8)
-_JPEG_SIGNATURE = b"\xff\xd8\xff"
-_FLAG_PILLOW = 1  # set by the graph for a JPEG Pillow should decode (CMYK, EXIF-rotated)
+# Extensions TensorFlow decodes (after the routing below); the rest goes to Pillow.
+_TF_KINDS = {".png": "png", ".gif": "image", ".bmp": "image"}
 
 
-# The EXIF orientation entry (tag 0x0112, type SHORT, count 1), big and little endian.
-_ORIENTATION_ENTRIES = (b"\x01\x12\x00\x03\x00\x00\x00\x01", b"\x12\x01\x03\x00\x01\x00\x00\x00")
-_UPRIGHT_VALUES = (b"\x00\x01", b"\x01\x00")  # orientation 1, "as stored"
-
-
-def _contains(text, pattern):
-    """In the graph: whether the bytes `text` contain `pattern`. (`regex` cannot
-    match binary data, `split` can; the raw op skips RaggedTensor's slow tracing.)"""
-    import tensorflow as tf
-    split = tf.raw_ops.StringSplitV2(input=tf.reshape(text, [1]), sep=pattern, maxsplit=1)
-    return split.shape[1] > 1
-
-
-def _exif_rotated(data):
-    """In the graph: True when a JPEG's EXIF block says to turn or flip the image.
-
-    The EXIF block sits in the first segments of the file and its orientation in
-    the first entries after it, so the first 4 KB are searched. A missing
-    orientation means "as stored".
-    """
-    import tensorflow as tf
-    head = tf.reshape(tf.strings.substr(data, 0, 4096), [1])
-    split = tf.raw_ops.StringSplitV2(input=head, sep=b"Exif\x00\x00", maxsplit=1)
-    has_exif = split.shape[1] > 1
-    tiff = tf.strings.substr(split.values[-1], 0, 1024)
-    has_entry = tf.logical_or(*[_contains(tiff, entry) for entry in _ORIENTATION_ENTRIES])
-    upright = tf.logical_or(*[_contains(tiff, entry + value)
-                              for entry, value in zip(_ORIENTATION_ENTRIES, _UPRIGHT_VALUES)])
-    return tf.logical_and(has_exif, tf.logical_and(has_entry, tf.logical_not(upright)))
-
-
-def _ratio_index(height, width, image_size):
-    """Index in _JPEG_RATIOS of the largest DCT scale whose output still covers
-    image_size (works on ints and on scalar tensors)."""
-    import tensorflow as tf
-    index = tf.constant(0, tf.int32)
-    for k, ratio in enumerate(_JPEG_RATIOS[1:], start=1):
-        fits = tf.logical_and(height // ratio >= image_size[0], width // ratio >= image_size[1])
-        index = tf.where(fits, tf.constant(k, tf.int32), index)
-    return index
+def _route(file_path, image_size):
+    """(decoder kind (see `_decoder`) or None for Pillow, (width, height) or None)."""
+    extension = os.path.splitext(file_path)[1].lower()
+    if extension not in _JPEG_EXTENSIONS:
+        return _TF_KINDS.get(extension), None
+    try:
+        header = _jpeg_header(file_path)
+    except (OSError, ValueError):  # damaged or unreadable: Pillow gives the reason
+        return None, None
+    if header is None:  # not a JPEG: often a PNG named .jpg
+        return "image", None
+    height, width, components, orientation, ends = header
+    # Pillow for CMYK, for a photo to be turned, and for a file cut short (libjpeg
+    # would print its complaint on stderr) or with bytes after its end marker.
+    if components not in (1, 3) or orientation != 1 or not ends:
+        return None, (width, height)
+    # Check only: 1/8 scale still reads the whole stream.
+    index = len(_JPEG_RATIOS) - 1 if image_size is None else _ratio_index(height, width, image_size)
+    return f"jpeg/{_JPEG_RATIOS[index]}", (width, height)
 
 
 def _to_mode(image, color_mode):
@@ -379,22 +357,93 @@ def _pillow_decode(file_path, image_size, color_mode):
     return array, original_size
 
 
-@functools.lru_cache(maxsize=16)
-def _decoders(image_size, color_mode):
-    """{extension: tf.function} mapping (index, path) to (index, original
-    (height, width), flags, uint8 image at image_size), for each extension in
-    _TF_EXTENSIONS.
+# The JPEG markers that start a frame (SOF0-SOF15 but DHT, JPG and DAC): they hold the size.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_HEADER_BYTES = 65536  # read first; the rest of the file only when the frame header lies further
 
-    Cached: tracing them costs about 0.1 s, more than decoding a small folder.
+
+def _exif_orientation(tiff):
+    """The orientation (1-8) in an EXIF block's TIFF data, 1 when absent or unreadable."""
+    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return 1
+    ifd = int.from_bytes(tiff[4:8], order)
+    if ifd + 2 > len(tiff):
+        return 1
+    for k in range(int.from_bytes(tiff[ifd:ifd + 2], order)):
+        entry = tiff[ifd + 2 + 12 * k: ifd + 14 + 12 * k]
+        if len(entry) < 12:
+            break
+        if int.from_bytes(entry[:2], order) == 0x0112:
+            value = int.from_bytes(entry[8:10], order)
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+def _jpeg_header(file_path):
+    """Reads a JPEG's header in Python (no pixel decoded, a few microseconds).
+
+    Returns (height, width, components, EXIF orientation, whether the file
+    ends with the end-of-image marker), or None when the file does not start
+    like a JPEG. Raises ValueError when the header is
+    damaged (Pillow then has the last word, and gives the reason).
+    """
+    with open(file_path, "rb") as handle:
+        data = handle.read(_HEADER_BYTES)
+        if data[:3] != b"\xff\xd8\xff":
+            return None
+        orientation, pos = 1, 2
+        while True:
+            if pos + 10 > len(data):
+                more = handle.read()  # a large EXIF thumbnail or ICC profile came first
+                if not more:
+                    raise ValueError("the JPEG header ends before the frame header")
+                data += more
+                continue
+            marker = data[pos + 1]
+            if data[pos] != 0xFF or marker < 0xC0 or marker == 0xDA:
+                raise ValueError(f"damaged JPEG header at byte {pos}")
+            if marker == 0xFF:  # fill byte
+                pos += 1
+                continue
+            length = int.from_bytes(data[pos + 2:pos + 4], "big")
+            if marker in _SOF_MARKERS:
+                height = int.from_bytes(data[pos + 5:pos + 7], "big")
+                width = int.from_bytes(data[pos + 7:pos + 9], "big")
+                handle.seek(-2, os.SEEK_END)
+                ends = handle.read(2) == b"\xff\xd9"  # the end-of-image marker
+                return height, width, data[pos + 9], orientation, ends
+            if marker == 0xE1 and data[pos + 4:pos + 10] == b"Exif\x00\x00":
+                orientation = _exif_orientation(data[pos + 10:pos + 2 + length])
+            if length < 2:
+                raise ValueError(f"damaged JPEG header at byte {pos}")
+            pos += 2 + length
+
+
+def _ratio_index(height, width, image_size):
+    """Index in _JPEG_RATIOS of the largest DCT scale whose output still covers image_size."""
+    index = 0
+    for k, ratio in enumerate(_JPEG_RATIOS):
+        if height // ratio >= image_size[0] and width // ratio >= image_size[1]:
+            index = k
+    return index
+
+
+@functools.lru_cache(maxsize=64)
+def _decoder(image_size, color_mode, kind):
+    """A tf.function mapping (index, path) to (index, original (height, width),
+    uint8 image at image_size), for one kind of file: "jpeg/<ratio>" (decoded at
+    1/ratio scale), "png", or "image" (GIF, BMP, anything decode_image reads).
+
+    One static decoder per kind, so the graph holds no branch. Cached: tracing
+    costs about 30 ms, as much as decoding a hundred small images.
     """
     import tensorflow as tf
     channels = _COLOR_MODES[color_mode]
-    jpeg_channels = min(channels, 3)  # decode_jpeg has no alpha; added below for rgba
-    check_only = image_size is None
 
     def finish(image):
         """Resize to image_size and add alpha for rgba."""
-        if check_only:
+        if image_size is None:  # check only
             return tf.zeros([0], tf.uint8)
         if channels == 4 and image.shape[-1] == 3:
             alpha = tf.fill(tf.concat([tf.shape(image)[:2], [1]], 0), tf.constant(255, tf.uint8))
@@ -405,79 +454,56 @@ def _decoders(image_size, color_mode):
         image.set_shape(tuple(image_size) + (channels,))
         return image
 
-    def load_jpeg(index, path):
+    def load(index, path):
         data = tf.io.read_file(path)
-        # A .jpg that is not a JPEG (a PNG, often) is left to Pillow; extract_jpeg_shape
-        # would print libjpeg's complaint on stderr.
-        is_jpeg = tf.equal(tf.strings.substr(data, 0, 3), _JPEG_SIGNATURE)
-        shape = tf.cond(is_jpeg, lambda: tf.io.extract_jpeg_shape(data),
-                        lambda: tf.constant([0, 0, 4]))  # (4 components: to Pillow)
-        to_pillow = tf.logical_or(tf.equal(shape[2], 4), _exif_rotated(data))  # CMYK or turned
-        if check_only:
-            index_ = tf.constant(len(_JPEG_RATIOS) - 1)  # 1/8 scale still reads the whole stream
-        else:  # (a file left to Pillow is decoded at 1/8 scale, and that decode thrown away)
-            index_ = tf.where(to_pillow, len(_JPEG_RATIOS) - 1,
-                              _ratio_index(shape[0], shape[1], image_size))
-        branches = [lambda r=r: tf.io.decode_jpeg(data, channels=jpeg_channels, ratio=r)
-                    for r in _JPEG_RATIOS]
-        image = finish(tf.switch_case(index_, branches))
-        return index, shape[:2], tf.where(to_pillow, _FLAG_PILLOW, 0), image
-
-    def load_png(index, path):
-        # A .png that is not a PNG fails here, and Pillow reads it.
-        image = tf.io.decode_png(tf.io.read_file(path), channels=channels)
+        if kind.startswith("jpeg/"):  # decode_jpeg has no alpha: finish adds it for rgba
+            image = tf.io.decode_jpeg(data, channels=min(channels, 3), ratio=int(kind[5:]))
+        elif kind == "png":
+            image = tf.io.decode_png(data, channels=channels)
+        else:
+            image = tf.io.decode_image(data, channels=channels, expand_animations=False)
         # The shape depends on the decoded pixels, so a check-only decode is not pruned.
-        return index, tf.shape(image)[:2], tf.constant(0), finish(image)
-
-    def load_other(index, path):  # GIF, BMP (decode_image reads a misnamed JPEG or PNG too)
-        image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
-                                   expand_animations=False)
-        return index, tf.shape(image)[:2], tf.constant(0), finish(image)
+        return index, tf.shape(image)[:2], finish(image)
 
     signature = [tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.string)]
-    return {extension: tf.function(load, input_signature=signature)
-            for extensions, load in ((_JPEG_EXTENSIONS, load_jpeg), ((".png",), load_png),
-                                     ((".gif", ".bmp"), load_other))
-            for extension in extensions}
+    return tf.function(load, input_signature=signature)
 
 
-def _tf_decode(files, indices, image_size, color_mode, out, progress):
-    """Decodes files[indices] with tf.data into out[indices].
+def _tf_decode(files, kinds, image_size, color_mode, out, progress):
+    """Decodes the files with tf.data into `out`; kinds maps index -> decoder kind.
 
-    Returns (indices that worked, their original (height, width), their flags).
+    Returns (indices that worked, their decoded (height, width)).
     """
     import tensorflow as tf
-    loaders = _decoders(None if image_size is None else tuple(image_size), color_mode)
-    indices = np.asarray(indices, np.int64)
-    extensions = np.array([os.path.splitext(files[i])[1].lower() for i in indices])
+    groups = collections.defaultdict(list)
+    for i, kind in kinds.items():
+        groups[kind].append(i)
     dataset = None
-    for extension in np.unique(extensions):
-        members = indices[extensions == extension]
+    for kind, members in sorted(groups.items()):
+        members = np.asarray(members, np.int64)
         part = tf.data.Dataset.from_tensor_slices((members, [files[i] for i in members]))
         # A fixed parallelism, twice the cores (file reads wait on the disk): AUTOTUNE
         # ramps up too slowly for a single pass (2,500 photos on 2 cores: 2.6 s with
         # AUTOTUNE, 1.3-1.4 s with 4 to 8 parallel calls; 5,000 PNGs: 0.39 s, 0.19-0.30 s).
-        part = part.map(loaders[extension], num_parallel_calls=_num_workers(),
-                        deterministic=False)
+        part = part.map(_decoder(image_size, color_mode, kind),
+                        num_parallel_calls=_num_workers(), deterministic=False)
         dataset = part if dataset is None else dataset.concatenate(part)
     if dataset is None:
-        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64), np.zeros(0, np.int32)
+        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
     # Batches of about 8 MB: fewer Python steps for tiny images, bounded memory for large ones.
     image_bytes = 1 if image_size is None else image_size[0] * image_size[1] * _COLOR_MODES[color_mode]
     dataset = dataset.ignore_errors().batch(int(np.clip(2 ** 23 // image_bytes, 16, 512)))
-    dataset = dataset.prefetch(2)
-    done, shapes, flags = [], [], []
-    for batch_indices, batch_shapes, batch_flags, images in dataset:
+    done, shapes = [], []
+    for batch_indices, batch_shapes, images in dataset.prefetch(2):
         batch_indices = batch_indices.numpy()
         if out is not None:
             out[batch_indices] = images.numpy()
         done.append(batch_indices)
         shapes.append(batch_shapes.numpy())
-        flags.append(batch_flags.numpy())
         progress(len(batch_indices))
     if not done:
-        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64), np.zeros(0, np.int32)
-    return np.concatenate(done), np.concatenate(shapes), np.concatenate(flags)
+        return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
+    return np.concatenate(done), np.concatenate(shapes)
 
 
 def _describe_error(error):
@@ -537,14 +563,16 @@ def _decode_all(files, image_size, color_mode, out=None, verbose=False):
             # EXIF and palette warnings from Pillow are about files, not the student's code.
             warnings.filterwarnings("ignore", module=r"PIL\..*")
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            # Routed by extension: a PNG named .jpg is found by its signature in the graph.
-            to_tf = [i for i, name in enumerate(files)
-                     if os.path.splitext(name)[1].lower() in _TF_EXTENSIONS]
-            done, shapes, flags = _tf_decode(files, to_tf, image_size, color_mode, out, progress)
+            kinds = {}
+            for i, name in enumerate(files):
+                kind, sizes[i] = _route(name, image_size)
+                if kind is not None:
+                    kinds[i] = kind
+            done, shapes = _tf_decode(files, kinds, image_size, color_mode, out, progress)
             ok[done] = True
             for i, (height, width) in zip(done, shapes):
-                sizes[i] = (int(width), int(height))
-            ok[done[flags == _FLAG_PILLOW]] = False
+                if sizes[i] is None:  # (a JPEG's size is its header's, not its 1/8 decode's)
+                    sizes[i] = (int(width), int(height))
             retry = [i for i in range(n) if not ok[i]]
             if retry:
                 with ThreadPoolExecutor(max_workers=_num_workers()) as pool:
