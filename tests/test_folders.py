@@ -368,6 +368,84 @@ def test_large_jpeg_uses_reduced_scale_decode_and_keeps_content(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# On-disk cache
+# ---------------------------------------------------------------------------
+
+@pytest.fixture
+def cache_root(tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    monkeypatch.setenv("COURSE_LIB_CACHE", str(root))
+    return root
+
+
+def all_batches(dataset):
+    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in dataset])
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def test_second_load_reads_the_cache_and_gives_the_same_data(messy_folder, cache_root, capsys):
+    first = quiet_load(messy_folder, image_size=(20, 24), validation_split=None, shuffle=False)
+    assert not first.scan.from_cache and first.scan.cached_in.parent == cache_root / "folders"
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        second = load_image_folder(messy_folder, image_size=(20, 24), validation_split=None,
+                                   shuffle=False)
+    # The junk folders are named again, as on the first load.
+    assert sum("is not used as a class" in str(w.message) for w in record) == 2
+    assert "decoded images read from the cache" in capsys.readouterr().out
+    assert second.scan.from_cache
+    for name in ("class_names", "file_paths", "skipped", "ignored_folders", "image_sizes",
+                 "decoded_with_pillow"):
+        assert getattr(second.scan, name) == getattr(first.scan, name), name
+    for a, b in zip(all_batches(first), all_batches(second)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cache_misses_when_the_folder_or_the_settings_change(tmp_path, cache_root):
+    root = make_clean_folder(tmp_path / "data", classes=("a", "b"), per_class=4)
+    assert not quiet_load(root, image_size=(8, 8), validation_split=None).scan.from_cache
+    assert quiet_load(root, image_size=(8, 8), validation_split=None).scan.from_cache
+    assert not quiet_load(root, image_size=(8, 9), validation_split=None).scan.from_cache
+    assert not quiet_load(root, image_size=(8, 8), validation_split=None,
+                          color_mode="grayscale").scan.from_cache
+    # A replaced image (new content, new modification time) is decoded again.
+    replaced = sorted((root / "a").iterdir())[0]
+    write_image(replaced, array=np.full((20, 24, 3), 200, np.uint8))
+    os.utime(replaced, ns=(1, 10 ** 18))
+    ds = quiet_load(root, image_size=(20, 24), validation_split=None, shuffle=False)
+    assert not ds.scan.from_cache
+    assert all_batches(ds)[0][ds.file_paths.index(str(replaced))].min() == 200
+    # An added image too.
+    write_image(root / "b" / "new.png")
+    ds = quiet_load(root, image_size=(20, 24), validation_split=None)
+    assert not ds.scan.from_cache and ds.scan.num_images == 9
+
+
+def test_cache_false_neither_reads_nor_writes(tmp_path, cache_root):
+    root = make_clean_folder(tmp_path / "data", classes=("a", "b"), per_class=3)
+    ds = quiet_load(root, image_size=(8, 8), validation_split=None, cache=False)
+    assert ds.scan.cached_in is None
+    assert not (cache_root / "folders").exists() or not any((cache_root / "folders").iterdir())
+    quiet_load(root, image_size=(8, 8), validation_split=None)
+    assert not quiet_load(root, image_size=(8, 8), validation_split=None,
+                          cache=False).scan.from_cache
+    with pytest.raises(ValueError, match="cache should be True or False. Received: cache='yes'"):
+        load_image_folder(root, cache="yes")
+
+
+def test_damaged_cache_is_decoded_again_with_a_warning(tmp_path, cache_root):
+    root = make_clean_folder(tmp_path / "data", classes=("a", "b"), per_class=3)
+    first = quiet_load(root, image_size=(8, 8), validation_split=None, shuffle=False)
+    (first.scan.cached_in / "images.u8").write_bytes(b"cut")
+    with pytest.warns(UserWarning, match="Ignoring the unreadable folder cache .*decoded again"):
+        again = load_image_folder(root, image_size=(8, 8), validation_split=None, shuffle=False,
+                                  verbose=False)
+    assert not again.scan.from_cache
+    np.testing.assert_array_equal(all_batches(first)[0], all_batches(again)[0])
+    assert quiet_load(root, image_size=(8, 8), validation_split=None).scan.from_cache  # rewritten
+
+
+# ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------
 

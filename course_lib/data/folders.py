@@ -26,7 +26,9 @@ BMPs) go through Pillow; what neither can read is skipped and listed. The
 resized images stay in memory as uint8 (a quarter of Keras' float32
 `.cache()`); the datasets gather batches from there: the training set is
 reshuffled every epoch, the validation set keeps one order and caches its
-float32 batches.
+float32 batches. The decoded images are also kept on disk (`cache=True`), so
+the next call on an unchanged folder (a notebook re-run, a new Colab session on
+the same Drive folder) maps them back instead of decoding again.
 
 `export_image_folder()` writes such a folder from arrays (e.g. Fashion-MNIST,
 offline); `export_tfds_folder()` from a TensorFlow Datasets dataset (online,
@@ -91,6 +93,9 @@ class FolderScan:
             are (CMYK or EXIF-rotated JPEGs, WebP, TIFF, odd BMPs), read and
             converted with Pillow instead. `image_dataset_from_directory`
             would fail on most of them (or ignore the EXIF rotation).
+        cached_in: the cache folder holding the decoded images
+            (`load_image_folder(cache=True)`), or None.
+        from_cache: True when this call read the decoded images from that cache.
     """
 
     directory: Path
@@ -101,6 +106,8 @@ class FolderScan:
     ignored_folders: dict = field(default_factory=dict)
     image_sizes: list = field(default_factory=list)
     decoded_with_pillow: list = field(default_factory=list)
+    cached_in: Path = None
+    from_cache: bool = False
 
     @property
     def counts(self):
@@ -611,12 +618,24 @@ def _to_tensor(array):
     return tf.convert_to_tensor(array)
 
 
-def _scan(directory, image_size=None, color_mode="rgb", verbose=False):
-    """Scans and decodes a folder once. Returns (FolderScan, images array or None)."""
+def _scan(directory, image_size=None, color_mode="rgb", verbose=False, cache=False):
+    """Scans and decodes a folder once. Returns (FolderScan, images array or None).
+
+    With `cache`, the decoded images and the scan are kept on disk and read back
+    when no file changed (see `_cache_key`).
+    """
     path = _check_directory(directory)
     per_class, skipped, ignored = _scan_structure(path, directory)
     names = list(per_class)
     files = [f for name in names for f in per_class[name]]
+    key = None
+    if cache and image_size is not None:
+        key = _cache_key(path, files, skipped, ignored, image_size, color_mode)
+        cached = _cache_read(key, path)
+        if cached is not None:
+            scan, images = cached
+            _warn_ignored(scan)
+            return scan, images
     labels = np.concatenate([np.full(len(per_class[name]), i, dtype=np.int32)
                              for i, name in enumerate(names)]) if names else np.zeros(0, np.int32)
     images = None
@@ -656,15 +675,120 @@ def _scan(directory, image_size=None, color_mode="rgb", verbose=False):
             f"No sub-folder of {str(path)!r} holds a readable image, so there is no class. "
             f"Found: {found}. Expected one sub-folder per class with .jpg/.png images inside, "
             f"e.g. {path.name}/cats/001.jpg. Received: directory={directory!r}")
-    for name, reason in scan.ignored_folders.items():
-        warnings.warn(f"The folder {name!r} in {str(path)!r} is not used as a class: {reason}.",
-                      UserWarning, stacklevel=3)
+    _warn_ignored(scan)
     if images is not None and len(kept) < len(files):
         for j, i in enumerate(kept):  # compact in place: kept[j] >= j, rows only move forward
             if i != j:
                 images[j] = images[i]
         images = images[:len(kept)]
+    if key is not None:
+        _cache_write(key, scan, images)
     return scan, images
+
+
+def _warn_ignored(scan):
+    for name, reason in scan.ignored_folders.items():
+        warnings.warn(f"The folder {name!r} in {str(scan.directory)!r} is not used as a class: "
+                      f"{reason}.", UserWarning, stacklevel=4)
+
+
+# ----------------------------------------------------------------------------
+# On-disk cache of decoded folders
+# ----------------------------------------------------------------------------
+#
+# Re-running a notebook, or a new Colab session on the same Drive folder, would
+# decode every image again (reading from Drive is slow). The decoded uint8
+# images and the scan are kept in cache_dir("folders", key): images.u8 (raw
+# bytes) and scan.json. The key covers the folder's path, every file's path,
+# size and modification time, image_size and color_mode, so any change to the
+# folder (a file added, removed, replaced or renamed) is a miss. Writes are
+# atomic (a temporary folder renamed), and a cache that cannot be written or
+# read is skipped with a warning, never an error.
+
+_CACHE_FORMAT = 1  # bump when the decoding or the stored layout changes
+
+
+def _cache_key(path, files, skipped, ignored, image_size, color_mode):
+    import hashlib
+    digest = hashlib.sha256()
+    digest.update(repr((_CACHE_FORMAT, str(path), tuple(image_size), color_mode,
+                        sorted(ignored), [s.path for s in skipped])).encode())
+    for f in files:
+        try:
+            st = os.stat(f)
+            digest.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{f}\0missing\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def _cache_read(key, path):
+    """(FolderScan, images) from the cache, or None on a miss."""
+    import json
+    folder = runtime.cache_dir("folders", create=False) / key
+    try:
+        meta = json.loads((folder / "scan.json").read_text())
+        shape = tuple(meta["shape"])
+        if (folder / "images.u8").stat().st_size != int(np.prod(shape)):
+            raise ValueError("images.u8 has the wrong size")
+        # Mapped, not read: pages load on first use, and TensorFlow shares the buffer.
+        # Copy-on-write ("c") keeps the file intact and the array writable for DLPack.
+        images = np.memmap(folder / "images.u8", dtype=np.uint8, mode="c", shape=shape)
+        scan = FolderScan(
+            directory=path,
+            class_names=meta["class_names"],
+            file_paths=meta["file_paths"],
+            labels=np.asarray(meta["labels"], dtype=np.int32),
+            skipped=[SkippedFile(*item) for item in meta["skipped"]],
+            ignored_folders=dict(meta["ignored_folders"]),
+            image_sizes=[tuple(size) for size in meta["image_sizes"]],
+            decoded_with_pillow=meta["decoded_with_pillow"],
+            cached_in=folder,
+            from_cache=True,
+        )
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        warnings.warn(f"Ignoring the unreadable folder cache {str(folder)!r} ({error}); "
+                      f"the images are decoded again.", UserWarning, stacklevel=4)
+        shutil.rmtree(folder, ignore_errors=True)  # written afresh after the decode
+        return None
+    return scan, images
+
+
+def _cache_write(key, scan, images):
+    import json
+    import tempfile
+    if images is None or images.nbytes > _MEMORY_WARNING_BYTES:
+        return
+    meta = {
+        "shape": list(images.shape),
+        "class_names": scan.class_names,
+        "file_paths": scan.file_paths,
+        "labels": scan.labels.tolist(),
+        "skipped": [list(item) for item in scan.skipped],
+        "ignored_folders": scan.ignored_folders,
+        "image_sizes": [list(size) for size in scan.image_sizes],
+        "decoded_with_pillow": scan.decoded_with_pillow,
+    }
+    try:
+        root = runtime.cache_dir("folders")
+        target = root / key
+        if target.exists():
+            return
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}-"))
+        try:
+            np.ascontiguousarray(images).tofile(tmp / "images.u8")
+            (tmp / "scan.json").write_text(json.dumps(meta))
+            os.replace(tmp, target)
+            scan.cached_in = target
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as error:
+        warnings.warn(f"Could not cache the decoded images ({error}); the next load decodes "
+                      f"them again. Pass cache=False to skip the cache.", UserWarning,
+                      stacklevel=4)
 
 
 def scan_image_folder(directory):
@@ -805,7 +929,7 @@ def _make_dataset(images, labels, indices, batch_size, shuffle, seed):
 
 
 def load_image_folder(directory, image_size=(160, 160), batch_size=32, validation_split=0.2,
-                      seed=1337, color_mode="rgb", shuffle=True, verbose=True):
+                      seed=1337, color_mode="rgb", shuffle=True, cache=True, verbose=True):
     """Loads a folder-per-class image dataset as `tf.data` datasets.
 
     A drop-in for `keras.utils.image_dataset_from_directory(directory,
@@ -852,6 +976,11 @@ def load_image_folder(directory, image_size=(160, 160), batch_size=32, validatio
         seed: int, fixes the split and the shuffling.
         color_mode: "rgb" (3 channels), "grayscale" (1) or "rgba" (4).
         shuffle: reshuffle the training images every epoch (False: file order).
+        cache: keep the decoded images on disk (`runtime.cache_dir("folders")`)
+            and read them back on the next call when no file in the folder
+            changed (path, size and modification time are compared): a
+            notebook re-run, or a new session on the same Drive folder, skips
+            the decoding. False: always decode.
         verbose: print the one-line summary.
 
     Returns:
@@ -874,7 +1003,9 @@ def load_image_folder(directory, image_size=(160, 160), batch_size=32, validatio
     """
     _check_load_arguments(image_size, batch_size, validation_split, seed, color_mode)
     image_size = (int(image_size[0]), int(image_size[1]))
-    scan, images = _scan(directory, image_size, color_mode, verbose=verbose)
+    if not isinstance(cache, bool):
+        raise ValueError(f"cache should be True or False. Received: cache={cache!r}")
+    scan, images = _scan(directory, image_size, color_mode, verbose=verbose, cache=cache)
     path = scan.directory
     if len(scan.class_names) < 2:
         only = scan.class_names[0]
@@ -911,6 +1042,8 @@ def load_image_folder(directory, image_size=(160, 160), batch_size=32, validatio
             split_text = (f" -> {len(splits[0][0]):,} training, {len(splits[1][0]):,} validation")
             head, sep, tail = line.partition("; skipped")
             line = head + split_text + sep + tail
+        if scan.from_cache:
+            line += " (decoded images read from the cache; cache=False decodes again)"
         print(line)
     return tuple(datasets) if len(datasets) == 2 else datasets[0]
 
