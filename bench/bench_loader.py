@@ -32,6 +32,8 @@ Usage:
     .venv/bin/python bench/bench_loader.py                      # all folders, 5 epochs, 3 repeats
     .venv/bin/python bench/bench_loader.py --folder photos --images 3000 --epochs 5
     .venv/bin/python bench/bench_loader.py --quick              # a smoke run (seconds)
+    .venv/bin/python bench/bench_loader.py --fit                # model.fit of a small CNN
+    .venv/bin/python bench/bench_loader.py --rerun              # a second run: disk caches
 """
 
 import argparse
@@ -174,18 +176,29 @@ def time_fit(build, epochs, image_size, color_mode, repeats, num_classes):
     return best
 
 
-def run(folder, image_size, color_mode, batch_size, epochs, repeats, fit=False):
+def run(folder, image_size, color_mode, batch_size, epochs, repeats, fit=False, rerun=False):
     import keras
     import tensorflow as tf
     from course_lib.data import folders
     from course_lib.data.folders import load_image_folder
 
-    def ours():
+    def ours(cache=False):
         # Forget the traced decoders, so that every run pays the tracing, as Keras' runs do.
         folders._decoder.cache_clear()
         return load_image_folder(folder, image_size=image_size, batch_size=batch_size,
                                  validation_split=0.2, seed=1337, color_mode=color_mode,
-                                 verbose=False)
+                                 cache=cache, verbose=False)
+
+    def ours_rerun():
+        # A re-run on an unchanged folder: the decoded images come from the disk cache.
+        return ours(cache=True)
+
+    keras_files = os.path.join(os.environ["COURSE_LIB_CACHE"], f"keras-{abs(hash(folder))}")
+
+    def keras_file_cache_rerun():
+        # The same for Keras: .cache(filename) files written by an earlier run.
+        return [d.cache(f"{keras_files}-{k}").prefetch(tf.data.AUTOTUNE)
+                for k, d in enumerate(keras_plain())]
 
     def keras_plain():
         with contextlib.redirect_stdout(io.StringIO()):  # "Using N files for training."
@@ -210,6 +223,10 @@ def run(folder, image_size, color_mode, batch_size, epochs, repeats, fit=False):
 
     loaders = {"ours": ours, "keras+cache": keras_cached,
                "keras+cache+shuffle": keras_cached_reshuffled, "keras": keras_plain}
+    if rerun:
+        for build in (ours_rerun, keras_file_cache_rerun):  # the earlier run, not timed
+            iterate(build())
+        loaders = {"ours": ours_rerun, "keras+file cache": keras_file_cache_rerun}
     if fit:
         num_classes = sum(os.path.isdir(os.path.join(folder, d)) for d in os.listdir(folder))
         return {name: time_fit(build, epochs, image_size, color_mode, repeats, num_classes)
@@ -241,7 +258,9 @@ def report(title, results, epochs):
         print(f"{name:<20} {r['count']:>7,} {first:>14.3f} {cpu:>8.2f} {steady:>15.4f} "
               f"{total:>18.3f} {'yes' if r['reshuffled'] else 'no (same order)':>24}")
     ours = best["ours"]
-    for name in ("keras+cache", "keras+cache+shuffle", "keras"):
+    for name in best:
+        if name == "ours":
+            continue
         ref = best[name]
         print(f"ratio {name}/ours: first epoch {ref[0] / ours[0]:.2f} (CPU {ref[3] / ours[3]:.2f}), "
               f"steady {ref[1] / ours[1]:.2f}, total {ref[2] / ours[2]:.2f}")
@@ -272,6 +291,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny folders, 2 epochs, 1 repeat")
     parser.add_argument("--fit", action="store_true",
                         help="time model.fit of a small CNN on each loader instead of iterating")
+    parser.add_argument("--rerun", action="store_true",
+                        help="a second run on the same folder: our disk cache vs Keras' "
+                             ".cache(filename)")
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.epochs, args.repeats = args.images or 200, 2, 1
@@ -282,6 +304,8 @@ def main(argv=None):
           f"batch_size={args.batch_size}, epochs={args.epochs}, best of {args.repeats}")
     folders = ["photos", "large", "fashion"] if args.folder == "all" else [args.folder]
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["COURSE_LIB_CACHE"] = str(Path(tmp) / "cache")
+        os.makedirs(os.environ["COURSE_LIB_CACHE"])
         # Warm up TensorFlow and tf.data once, outside the timings.
         warm = Path(tmp) / "warmup"
         make_photo_folder(warm, 20, num_classes=2)
@@ -295,7 +319,7 @@ def main(argv=None):
                 title = (f"photos: {n:,} JPEG (~500x375, {size_mb:.0f} MB) in 5 classes "
                          f"-> image_size=(160, 160), rgb")
                 results = run(str(folder), (160, 160), "rgb", args.batch_size, args.epochs,
-                              args.repeats, args.fit)
+                              args.repeats, args.fit, args.rerun)
             elif kind == "large":
                 n = args.images or 300
                 make_photo_folder(folder, n, sizes=PHONE_SIZES, exif_fraction=1.0)
@@ -303,14 +327,14 @@ def main(argv=None):
                 title = (f"large: {n:,} JPEG (~2016x1512, phone-camera size, {size_mb:.0f} MB) in "
                          f"5 classes -> image_size=(160, 160), rgb")
                 results = run(str(folder), (160, 160), "rgb", args.batch_size, args.epochs,
-                              args.repeats, args.fit)
+                              args.repeats, args.fit, args.rerun)
             else:
                 n = args.images or 5000
                 make_fashion_folder(folder, n)
                 title = (f"fashion: {n:,} Fashion-MNIST PNG (28x28) in 10 classes "
                          f"-> image_size=(28, 28), grayscale")
                 results = run(str(folder), (28, 28), "grayscale", args.batch_size, args.epochs,
-                              args.repeats, args.fit)
+                              args.repeats, args.fit, args.rerun)
             (report_fit if args.fit else report)(title, results, args.epochs)
 
 
