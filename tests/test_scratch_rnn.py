@@ -299,8 +299,11 @@ def test_plots_return_axes(rng):
     assert ax.get_yscale() == "log" and ax.get_xlabel().startswith("distance")
     layer = LSTM(2, 4, seed=0)
     layer.forward(rng.normal(size=(3, 10, 2)))
-    axes = plot_gate_activations(layer, sample=2, highlight_steps=[1, 7])
+    axes = plot_gate_activations(layer, sample=2, highlight_steps=np.array([1, 7]))
     assert len(axes) == 4 and axes[-1].get_xlabel() == "time step"
+    picked = plot_gate_activations(layer, names=("input_gate",), units=[3, 0])
+    assert [t.get_text() for t in picked[0].get_yticklabels()] == ["3", "0"]
+    assert picked[0].images[0].get_array().shape == (2, 10)   # (units, time)
     _, own = plt.subplots(2, 1)
     assert len(plot_gate_activations(layer.activations, names=("candidate", "hidden"), axes=own)) == 2
     plt.close("all")
@@ -414,3 +417,6 @@ def test_plot_errors(rng):
         plot_gate_activations(rnn)
     with pytest.raises(ValueError, match=r"sample should be an index in \[0, 1\]. Received: sample=2"):
         plot_gate_activations(rnn, sample=2, names=("hidden",))
+    with pytest.raises(ValueError, match=r"units should be indices in \[0, 2\], e.g. units=\[0, 5, 7\]. "
+                                         r"Received: units=\[3\]"):
+        plot_gate_activations(rnn, names=("hidden",), units=[3])

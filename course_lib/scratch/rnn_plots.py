@@ -54,7 +54,7 @@ def plot_gradient_norms(norms, ax=None, log_scale=True):
 
 
 def plot_gate_activations(layer, sample=0, names=("input_gate", "forget_gate", "output_gate", "cell"),
-                          highlight_steps=None, axes=None):
+                          units=None, highlight_steps=None, axes=None):
     """Draws an LSTM's gates for one sequence as heatmaps: one row per unit, one column per step.
 
     Args:
@@ -62,15 +62,17 @@ def plot_gate_activations(layer, sample=0, names=("input_gate", "forget_gate", "
         sample: which sequence of the batch.
         names: which activations to draw, among "input_gate", "forget_gate", "candidate",
             "output_gate", "cell" and "hidden".
-        highlight_steps: optional time steps to mark with a dashed line (e.g. the adding
-            problem's two marked steps).
+        units: indices of the units to draw (one row each), e.g. the few whose input gate moves
+            most; all units when None.
+        highlight_steps: optional time steps to outline in red (e.g. the adding problem's two
+            marked steps).
         axes: a sequence of `len(names)` matplotlib axes; a new figure when None.
 
     Returns:
         The array of axes.
 
     Raises:
-        ValueError: an unknown name, a sample out of range, or the wrong number of axes.
+        ValueError: an unknown name, a sample or unit out of range, or the wrong number of axes.
     """
     import matplotlib.pyplot as plt
 
@@ -83,6 +85,11 @@ def plot_gate_activations(layer, sample=0, names=("input_gate", "forget_gate", "
     batch_size = next(iter(activations.values())).shape[0]
     if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not 0 <= sample < batch_size:
         raise ValueError(f"sample should be an index in [0, {batch_size - 1}]. Received: sample={sample!r}")
+    num_units = next(iter(activations.values())).shape[2]
+    rows = np.arange(num_units) if units is None else np.asarray(units).reshape(-1)
+    if rows.size == 0 or rows.dtype.kind not in "iu" or rows.min() < 0 or rows.max() >= num_units:
+        raise ValueError(f"units should be indices in [0, {num_units - 1}], e.g. units=[0, 5, 7]. "
+                         f"Received: units={units!r}")
     if axes is None:
         _, axes = plt.subplots(len(names), 1, figsize=(9, 1.9 * len(names)), sharex=True, squeeze=False)
         axes = axes[:, 0]
@@ -90,7 +97,7 @@ def plot_gate_activations(layer, sample=0, names=("input_gate", "forget_gate", "
     if len(axes) != len(names):
         raise ValueError(f"axes should hold one axes per name ({len(names)}). Received: {len(axes)}")
     for ax, name in zip(axes, names):
-        values = activations[name][sample].T  # (units, time)
+        values = activations[name][sample][:, rows].T  # (units, time)
         if name in ("input_gate", "forget_gate", "output_gate"):
             image = ax.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         else:
@@ -98,9 +105,12 @@ def plot_gate_activations(layer, sample=0, names=("input_gate", "forget_gate", "
             image = ax.imshow(values, aspect="auto", cmap="coolwarm", vmin=-limit, vmax=limit,
                               interpolation="nearest")
         plt.colorbar(image, ax=ax, pad=0.01)
-        for step in highlight_steps or ():
-            ax.axvline(step, color="white" if name.endswith("gate") else "black", linestyle="--", linewidth=1)
+        for step in (() if highlight_steps is None else np.asarray(highlight_steps).reshape(-1)):
+            # an outline around the column, so that the values at that step stay visible
+            ax.axvspan(step - 0.5, step + 0.5, fill=False, edgecolor="red", linewidth=1.2)
         ax.set_title(GATE_TITLES.get(name, name), fontsize=10, loc="left")
         ax.set_ylabel("unit")
+        if units is not None and len(rows) <= 16:
+            ax.set_yticks(np.arange(len(rows)), [str(r) for r in rows], fontsize=7)
     axes[-1].set_xlabel("time step")
     return axes
