@@ -1,0 +1,582 @@
+"""Small segmentation scenes built from Fashion-MNIST items (offline), and Oxford-IIIT Pet (online).
+
+Offline, seeded, in NumPy: `make_fashion_scenes` pastes 1 to 3 Fashion-MNIST items
+(a few distinct classes) onto a textured, noisy background and returns for every
+image its per-pixel label map **and** its objects' boxes and labels, so the
+segmentation lab (05) and the object-detection lab reuse the same scenes:
+
+    scenes = make_fashion_scenes(1000, image_size=64, seed=1)
+    scenes.images        # (1000, 64, 64, 1) uint8, grayscale
+    scenes.masks         # (1000, 64, 64) uint8: 0 = background, 1..K = item class
+    scenes.boxes[i]      # (num_objects, 4) int64, (x_min, y_min, x_max, y_max) of each visible mask
+    scenes.labels[i]     # (num_objects,) int64, class ids 1..K, as in the masks
+    scenes.class_names   # ["background", "T-shirt/top", "Trouser", "Sneaker", "Bag"]
+
+    plot_segmentation(scenes.images, scenes.masks, predicted_masks, class_names=scenes.class_names)
+
+Online (Colab), the same U-Net trains on real photos: `load_pet_segmentation`
+returns Oxford-IIIT Pet images and their trimaps (background, pet, border)
+from TensorFlow Datasets. Offline it fails at once with a message saying what
+to do instead.
+"""
+
+import functools
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from course_lib import runtime
+from course_lib.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+
+#: The default item classes: four shapes a small CNN tells apart on a CPU.
+SCENE_CLASSES = ("T-shirt/top", "Trouser", "Sneaker", "Bag")
+
+#: Side of a pasted item, in pixels (drawn uniformly in this range, inclusive).
+ITEM_SIZE_RANGE = (24, 36)
+
+#: A new item is placed only where it leaves at least this fraction of every
+#: earlier item visible (otherwise another position is tried, up to 30 times).
+MIN_VISIBLE_FRACTION = 0.5
+
+# A Fashion-MNIST pixel belongs to the item when brighter than this (0-255),
+# after filling the holes that dark patterns leave inside the silhouette.
+_ITEM_THRESHOLD = 20
+
+#: Oxford-IIIT Pet trimap classes after `load_pet_segmentation` (0 = background).
+PET_CLASSES = ("background", "pet", "border")
+
+_PLACEMENT_ATTEMPTS = 30
+
+
+class Scenes(NamedTuple):
+    """What `make_fashion_scenes` returns; unpacks as a tuple or reads by name.
+
+    Attributes:
+        images: uint8 array `(num_images, height, width, 1)`, grayscale pixels in [0, 255].
+        masks: uint8 array `(num_images, height, width)`, the class id of every pixel:
+            0 = background, k = `class_names[k]`. Where items overlap, the one on top wins.
+        boxes: list of `num_images` int64 arrays `(num_objects, 4)`: for each object,
+            `(x_min, y_min, x_max, y_max)` of its **visible** pixels, with `x_max` and
+            `y_max` one past the last visible column and row, so that
+            `masks[i][y_min:y_max, x_min:x_max]` holds the whole object and
+            `x_max - x_min` is its width in pixels (the "xyxy" format of
+            `course_lib.metrics.detection` and `keras.utils.bounding_boxes`).
+            Objects are listed bottom first: later objects may hide part of earlier ones.
+        labels: list of `num_images` int64 arrays `(num_objects,)`: each object's class
+            id, the value its pixels have in `masks` (1..K; subtract 1 for 0-based ids).
+        class_names: list of `K + 1` names, `class_names[0] == "background"`.
+    """
+
+    images: np.ndarray
+    masks: np.ndarray
+    boxes: list
+    labels: list
+    class_names: list
+
+    @property
+    def num_classes(self):
+        """Number of classes in the masks, background included (K + 1)."""
+        return len(self.class_names)
+
+    def ground_truths(self):
+        """Returns one dict `{"boxes": (n, 4), "labels": (n,)}` per image, as the detection metrics take."""
+        return [{"boxes": boxes, "labels": labels} for boxes, labels in zip(self.boxes, self.labels)]
+
+
+# --------------------------------------------------------------------------- argument checks
+
+def _check_positive_int(value, name, example):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} should be a positive int, e.g. {name}={example}. "
+                         f"Received: {name}={value!r}")
+    return int(value)
+
+
+def _check_image_size(image_size, smallest, example="64"):
+    size = (image_size, image_size) if isinstance(image_size, numbers.Integral) else image_size
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= smallest
+                       for s in size)):
+        raise ValueError(
+            f"image_size should be an int or (height, width), each at least {smallest} pixels, "
+            f"e.g. image_size={example}. Received: image_size={image_size!r}")
+    return int(size[0]), int(size[1])
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed should be an int >= 0, e.g. seed=1337. Received: seed={seed!r}")
+    return int(seed)
+
+
+def _resolve_scene_classes(classes):
+    """Returns the Fashion-MNIST class indices asked for, by name or index, in the order given."""
+    if classes is None:
+        classes = SCENE_CLASSES
+    if isinstance(classes, (str, numbers.Integral)):
+        classes = [classes]
+    chosen = []
+    for item in classes:
+        if isinstance(item, numbers.Integral) and not isinstance(item, bool) and 0 <= item < 10:
+            index = int(item)
+        elif isinstance(item, str) and item in FASHION_MNIST_CLASSES:
+            index = FASHION_MNIST_CLASSES.index(item)
+        else:
+            raise ValueError(
+                f"classes should hold Fashion-MNIST class names (or indices 0-9), one of "
+                f"{FASHION_MNIST_CLASSES}; {item!r} is not one. Received: classes={classes!r}")
+        if index in chosen:
+            raise ValueError(f"Class {FASHION_MNIST_CLASSES[index]!r} is listed twice. "
+                             f"Received: classes={classes!r}")
+        chosen.append(index)
+    if not chosen:
+        raise ValueError(f"classes is empty; pass None for {list(SCENE_CLASSES)} or a list of "
+                         f"Fashion-MNIST class names. Received: classes={classes!r}")
+    return chosen
+
+
+# --------------------------------------------------------------------------- items and backgrounds
+
+def fill_holes(masks):
+    """Fills the holes of binary masks: pixels not connected to the border through background.
+
+    Dark patterns inside a garment (a logo, a shadow) would otherwise be holes in its mask.
+
+    Args:
+        masks: bool array `(height, width)` or `(n, height, width)`.
+
+    Returns:
+        A bool array of the same shape, True on each silhouette and inside it.
+    """
+    masks = np.asarray(masks, dtype=bool)
+    single = masks.ndim == 2
+    stack = masks[None] if single else masks
+    free = np.pad(~stack, ((0, 0), (1, 1), (1, 1)), constant_values=True)
+    outside = np.zeros_like(free)
+    outside[:, 0, :] = outside[:, -1, :] = outside[:, :, 0] = outside[:, :, -1] = True
+    while True:  # grow the outside region through background pixels (4-neighbours)
+        grown = outside.copy()
+        grown[:, 1:] |= outside[:, :-1]
+        grown[:, :-1] |= outside[:, 1:]
+        grown[:, :, 1:] |= outside[:, :, :-1]
+        grown[:, :, :-1] |= outside[:, :, 1:]
+        grown &= free
+        if np.array_equal(grown, outside):
+            break
+        outside = grown
+    filled = ~outside[:, 1:-1, 1:-1]
+    return filled[0] if single else filled
+
+
+@functools.lru_cache(maxsize=4)
+def _item_pool(split):
+    """Returns (items (n, 28, 28) uint8, masks (n, 28, 28) bool, labels (n,)) of the shipped subset."""
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist(subset="small")
+    items, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
+    masks = fill_holes(items > _ITEM_THRESHOLD)
+    return items, masks, labels.astype("int64")
+
+
+def _resize(array, size, nearest=False):
+    from PIL import Image
+    image = Image.fromarray(np.asarray(array, dtype="float32"), mode="F")
+    method = Image.NEAREST if nearest else Image.BILINEAR
+    return np.asarray(image.resize((size, size), method), dtype="float32")
+
+
+def _interpolation_matrix(out_size, in_size):
+    """(out_size, in_size) matrix that resamples a 1-D signal linearly (corners aligned)."""
+    positions = np.linspace(0, in_size - 1, out_size)
+    low = np.clip(np.floor(positions).astype(int), 0, in_size - 2)
+    frac = positions - low
+    matrix = np.zeros((out_size, in_size))
+    matrix[np.arange(out_size), low] = 1 - frac
+    matrix[np.arange(out_size), low + 1] = frac
+    return matrix
+
+
+def _make_background(rng, height, width):
+    """A textured background: smooth blobs + finer texture, overlapping the items' brightness."""
+    background = np.zeros((height, width))
+    for grid, amplitude in ((4, 70.0), (10, 35.0), (20, 20.0)):
+        noise = rng.uniform(-1, 1, (grid, grid))
+        rows, cols = _interpolation_matrix(height, grid), _interpolation_matrix(width, grid)
+        background += amplitude * rows @ noise @ cols.T
+    return background + rng.uniform(60, 130)
+
+
+def _box_of(mask):
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
+
+
+def _make_scene(rng, height, width, max_objects, class_ids, pool):
+    items, item_masks, item_labels = pool
+    image = _make_background(rng, height, width)
+    mask = np.zeros((height, width), dtype="uint8")
+    full_areas, visible, object_labels = [], [], []
+    for _ in range(int(rng.integers(1, max_objects + 1))):
+        position = int(rng.integers(len(class_ids)))
+        candidates = np.flatnonzero(item_labels == class_ids[position])
+        item = int(rng.choice(candidates))
+        size = min(int(rng.integers(ITEM_SIZE_RANGE[0], ITEM_SIZE_RANGE[1] + 1)), height, width)
+        pixels, silhouette = items[item].astype("float32"), item_masks[item].astype("float32")
+        if rng.random() < 0.5:
+            pixels, silhouette = pixels[:, ::-1], silhouette[:, ::-1]
+        pixels = _resize(pixels, size) * rng.uniform(0.75, 1.0)
+        silhouette = _resize(silhouette, size) > 0.5
+        for _ in range(_PLACEMENT_ATTEMPTS):
+            top = int(rng.integers(0, height - size + 1))
+            left = int(rng.integers(0, width - size + 1))
+            placed = np.zeros((height, width), dtype=bool)
+            placed[top:top + size, left:left + size] = silhouette
+            if all((v & ~placed).sum() >= MIN_VISIBLE_FRACTION * area
+                   for v, area in zip(visible, full_areas)):
+                break
+        else:
+            continue  # no position leaves the others visible enough: skip this item
+        window = image[top:top + size, left:left + size]
+        window[silhouette] = pixels[silhouette]   # the item on top hides what is below
+        mask[placed] = position + 1
+        visible = [v & ~placed for v in visible] + [placed]
+        full_areas.append(int(placed.sum()))
+        object_labels.append(position + 1)
+    image += rng.normal(0, 12.0, image.shape)   # sensor noise on items and background alike
+    boxes = np.array([_box_of(v) for v in visible], dtype="int64").reshape(-1, 4)
+    return (np.clip(np.round(image), 0, 255).astype("uint8"), mask, boxes,
+            np.array(object_labels, dtype="int64"))
+
+
+def make_fashion_scenes(num_images, image_size=64, max_objects=3, classes=None, split="train",
+                        seed=1337):
+    """Generates segmentation scenes: Fashion-MNIST items pasted on a textured background.
+
+    Each image gets between 1 and `max_objects` items (uniformly), each of a class
+    drawn uniformly from `classes`, a random Fashion-MNIST image of that class
+    (horizontally flipped half of the time), scaled to 24-36 pixels, dimmed by up to
+    25 %, at a random position. An item's mask is its silhouette (pixels brighter
+    than 20, holes filled). Items are stacked in order: a later item hides what it
+    covers, but is placed only where every earlier item keeps at least half of its
+    pixels visible (`MIN_VISIBLE_FRACTION`), so no object disappears. The background
+    mixes smooth blobs and finer texture in the items' own brightness range, and
+    Gaussian noise covers everything: thresholding the pixels does not segment
+    the scene; a network must use shapes.
+
+    With the defaults (64x64, 1-3 items of the four `SCENE_CLASSES`) about 81 % of the
+    pixels are background and each item class covers 3-6 % (T-shirt/top and Bag, which
+    fill their 28x28 frame, about twice as much as Trouser and Sneaker); every class
+    appears in about 45 % of the images. Background dominates, as in real data.
+
+    The items come from the shipped Fashion-MNIST subset: `split="train"` uses its
+    6,000 training images, `split="test"` its 1,000 test images, so training and test
+    scenes never share an item. Nothing is downloaded.
+
+    Image `i` depends only on `(seed, split, i)` and the other arguments: the first
+    10 of 100 scenes are the 10 scenes of `make_fashion_scenes(10, ...)`.
+
+    Args:
+        num_images: int, how many scenes.
+        image_size: int or `(height, width)`, at least 40 pixels each.
+        max_objects: int >= 1, the most items in one image.
+        classes: Fashion-MNIST class names (or indices 0-9) of the items; None for
+            `SCENE_CLASSES` (T-shirt/top, Trouser, Sneaker, Bag). Class id k in the masks
+            is `classes[k - 1]`.
+        split: "train" or "test", the Fashion-MNIST split the items come from.
+        seed: int >= 0.
+
+    Returns:
+        A `Scenes` tuple `(images, masks, boxes, labels, class_names)`; see `Scenes`.
+
+    Raises:
+        ValueError: an argument is out of range, or a class name is unknown.
+
+    Example:
+
+    >>> images, masks, boxes, labels, class_names = make_fashion_scenes(8, seed=0)
+    >>> images.shape, masks.shape, class_names
+    ((8, 64, 64, 1), (8, 64, 64), ['background', 'T-shirt/top', 'Trouser', 'Sneaker', 'Bag'])
+    """
+    num_images = _check_positive_int(num_images, "num_images", 1000)
+    height, width = _check_image_size(image_size, smallest=40)
+    max_objects = _check_positive_int(max_objects, "max_objects", 3)
+    class_ids = _resolve_scene_classes(classes)
+    if split not in ("train", "test"):
+        raise ValueError(f'split should be "train" or "test" (the Fashion-MNIST split the items come '
+                         f'from, so test scenes use unseen items). Received: split={split!r}')
+    seed = _check_seed(seed)
+    pool = _item_pool(split)
+    images = np.empty((num_images, height, width, 1), dtype="uint8")
+    masks = np.empty((num_images, height, width), dtype="uint8")
+    boxes, labels = [], []
+    split_code = 0 if split == "train" else 1
+    for i in range(num_images):
+        rng = np.random.default_rng([seed, split_code, i])
+        image, mask, image_boxes, image_labels = _make_scene(rng, height, width, max_objects,
+                                                             class_ids, pool)
+        images[i, ..., 0], masks[i] = image, mask
+        boxes.append(image_boxes)
+        labels.append(image_labels)
+    class_names = ["background"] + [FASHION_MNIST_CLASSES[c] for c in class_ids]
+    return Scenes(images, masks, boxes, labels, class_names)
+
+
+# --------------------------------------------------------------------------- checks shared with the models
+
+def check_segmentation_data(images, masks, num_classes, ignore_index=None):
+    """Checks images and label maps before training; returns them as NumPy arrays.
+
+    Args:
+        images: array `(n, height, width, channels)` (or `(n, height, width)` grayscale).
+        masks: integer array `(n, height, width)` (or `(n, height, width, 1)`), class ids
+            in [0, num_classes), or `ignore_index`.
+        num_classes: int, classes of the model's output, background included.
+        ignore_index: None, or a label to allow outside that range (e.g. 255).
+
+    Returns:
+        `(images, masks)`: images with a channel axis, masks of shape `(n, height, width)`.
+
+    Raises:
+        ValueError: counts, sizes, dtypes or labels do not match, saying which and how to fix it.
+    """
+    images, masks = np.asarray(images), np.asarray(masks)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4:
+        raise ValueError(f"images should have shape (num_images, height, width, channels). "
+                         f"Received: images.shape={images.shape}")
+    if masks.ndim == 4 and masks.shape[-1] == 1:
+        masks = masks[..., 0]
+    if masks.ndim == 4 and masks.shape[-1] == num_classes:
+        raise ValueError(f"masks look one-hot encoded (last axis = num_classes = {num_classes}); pass "
+                         f"one class id per pixel: masks.argmax(axis=-1). Received: masks.shape={masks.shape}")
+    if masks.ndim != 3:
+        raise ValueError(f"masks should have shape (num_images, height, width), one class id per "
+                         f"pixel. Received: masks.shape={masks.shape}")
+    if len(images) != len(masks):
+        raise ValueError(f"images and masks should hold the same number of samples, one mask per "
+                         f"image; check that both were sliced the same way. Received: {len(images)} "
+                         f"images and {len(masks)} masks")
+    if images.shape[1:3] != masks.shape[1:3]:
+        raise ValueError(f"Each mask should have its image's height and width; resize masks with "
+                         f"nearest-neighbour interpolation (never bilinear, which invents labels). "
+                         f"Received: images of {images.shape[1:3]}, masks of {masks.shape[1:3]}")
+    if masks.dtype.kind not in "iu":
+        raise ValueError(f"masks should hold integer class ids (e.g. uint8). Received: masks.dtype="
+                         f"{masks.dtype}; if they are whole numbers stored as floats, use masks.astype('uint8')")
+    labels = masks if ignore_index is None else masks[masks != ignore_index]
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        values = np.unique(labels[(labels < 0) | (labels >= num_classes)])
+        raise ValueError(
+            f"masks should hold class ids in [0, {num_classes}) for num_classes={num_classes}, but "
+            f"{int(((labels < 0) | (labels >= num_classes)).sum()):,} pixels have other values. Pass "
+            f"the right num_classes (background included), or map those labels first (e.g. Oxford "
+            f"trimaps go 1-3: subtract 1). Received: mask values {values[:10].tolist()}")
+    return images, masks
+
+
+# --------------------------------------------------------------------------- plots
+
+def _class_colors(num_classes):
+    import matplotlib.pyplot as plt
+    colors = [(0.12, 0.12, 0.12)]   # background: near black
+    palette = plt.get_cmap("tab10").colors
+    for k in range(1, num_classes):
+        colors.append(palette[(k - 1) % len(palette)])
+    return np.array(colors)
+
+
+def colorize_masks(masks, num_classes):
+    """Returns float RGB images `(..., 3)` in [0, 1]: background near black, class k in tab10's color k-1."""
+    masks = np.asarray(masks).astype("int64")
+    colors = _class_colors(num_classes)
+    return colors[np.clip(masks, 0, num_classes - 1)]
+
+
+def plot_segmentation(images, masks, predicted_masks=None, class_names=None, max_images=4, axes=None):
+    """Draws image / true mask / predicted mask side by side, one row per image, with a legend.
+
+    Args:
+        images: `(n, height, width)` or `(n, height, width, channels)` in [0, 255].
+        masks: `(n, height, width)` integer label maps.
+        predicted_masks: optional `(n, height, width)` label maps (e.g.
+            `model.predict(x).argmax(-1)`); a column per entry of a dict
+            `{title: label maps}` compares several models.
+        class_names: names of the classes, background first (default: "class k").
+        max_images: int, rows to draw (the first images).
+        axes: None, or a 2-D array of Axes `(rows, columns)`.
+
+    Returns:
+        The 2-D array of Axes.
+    """
+    images, masks = np.asarray(images), np.asarray(masks)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if masks.ndim == 4 and masks.shape[-1] == 1:
+        masks = masks[..., 0]
+    predictions = predicted_masks if isinstance(predicted_masks, dict) else (
+        {} if predicted_masks is None else {"predicted": predicted_masks})
+    predictions = {title: np.asarray(p) for title, p in predictions.items()}
+    for title, p in predictions.items():
+        if p.ndim == 4:
+            raise ValueError(f"predicted_masks {title!r} should be label maps (n, height, width); "
+                             f"for class scores take .argmax(axis=-1) first. Received shape {p.shape}")
+    if len(images) != len(masks) or images.shape[1:3] != masks.shape[1:3]:
+        raise ValueError(f"images and masks should match: one (height, width) mask per image. "
+                         f"Received: images.shape={images.shape}, masks.shape={masks.shape}")
+    num_classes = len(class_names) if class_names is not None else int(
+        max([masks.max()] + [p.max() for p in predictions.values()])) + 1
+    names = list(class_names) if class_names is not None else [f"class {k}" for k in range(num_classes)]
+    rows = min(_check_positive_int(max_images, "max_images", 4), len(images))
+    columns = 2 + len(predictions)
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    if axes is None:
+        _, axes = plt.subplots(rows, columns, figsize=(2.2 * columns + 1.6, 2.2 * rows), squeeze=False)
+    axes = np.asarray(axes).reshape(rows, columns)
+    gray = images.ndim == 3
+    for row in range(rows):
+        panels = [("image", images[row]), ("true mask", masks[row])] + [
+            (title, p[row]) for title, p in predictions.items()]
+        for col, (title, panel) in enumerate(panels):
+            axis = axes[row, col]
+            if col == 0:
+                axis.imshow(panel, cmap="gray" if gray else None, vmin=0, vmax=255)
+            else:
+                axis.imshow(colorize_masks(panel, num_classes), interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(title, fontsize=9)
+    colors = _class_colors(num_classes)
+    handles = [Patch(color=colors[k], label=names[k]) for k in range(num_classes)]
+    axes[0, -1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
+                       frameon=False)
+    return axes
+
+
+def pixel_class_fractions(masks, num_classes):
+    """Returns the fraction of pixels of each class, `(num_classes,)` floats summing to 1."""
+    counts = np.bincount(np.asarray(masks).astype("int64").reshape(-1), minlength=num_classes)
+    return counts[:num_classes] / max(counts.sum(), 1)
+
+
+def plot_pixel_balance(masks, class_names, ax=None):
+    """Draws the share of pixels per class as a horizontal bar chart (background first).
+
+    Returns:
+        The axes.
+    """
+    fractions = pixel_class_fractions(masks, len(class_names))
+    import matplotlib.pyplot as plt
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.35 * len(class_names) + 1.2))
+    positions = np.arange(len(class_names))
+    ax.barh(positions, 100 * fractions, color=_class_colors(len(class_names)))
+    ax.set_yticks(positions)
+    ax.set_yticklabels(class_names)
+    ax.invert_yaxis()
+    for y, f in zip(positions, fractions):
+        ax.text(100 * f, y, f" {100 * f:.1f} %", va="center", fontsize=8)
+    ax.set_xlim(0, 115)
+    ax.set_xlabel("share of pixels (%)")
+    ax.set_title(f"Pixels per class ({np.asarray(masks).size:,} in total)")
+    return ax
+
+
+# --------------------------------------------------------------------------- Oxford-IIIT Pet (online)
+
+def _pet_offline_hint():
+    return ("Offline, use the generated scenes instead: scenes = make_fashion_scenes(2000); "
+            "images, masks = scenes.images, scenes.masks.")
+
+
+def load_pet_segmentation(split="train", image_size=(128, 128), limit=None):
+    """Loads Oxford-IIIT Pet images and their trimaps from TensorFlow Datasets (online, e.g. Colab).
+
+    The dataset's trimaps label each pixel 1 (pet), 2 (background) or 3 (border, "not
+    classified" in the dataset's README). They are mapped to `PET_CLASSES`:
+    0 = background, 1 = pet, 2 = border, so that background is 0 as in the scenes.
+    Images are resized bilinearly, masks with nearest-neighbour (interpolating labels
+    would invent classes), both to `image_size` without keeping the aspect ratio.
+
+    The first call downloads about 800 MB into TensorFlow Datasets' folder
+    (`~/tensorflow_datasets`). Offline, it fails at once unless that copy exists.
+
+    Args:
+        split: "train" (3,680 images) or "test" (3,669).
+        image_size: `(height, width)` (or an int), at least 32 each; multiples of 16 suit
+            `build_unet(depth=4)`.
+        limit: int, load only the first `limit` images of the split; None for all.
+
+    Returns:
+        `(images, masks)`: uint8 arrays `(n, height, width, 3)` and `(n, height, width)`.
+
+    Raises:
+        ValueError: bad arguments.
+        ImportError: `tensorflow_datasets` is not installed.
+        ConnectionError: offline and the dataset was not downloaded before.
+
+    Example (Colab):
+
+    >>> images, masks = load_pet_segmentation("train", image_size=(128, 128), limit=1000)
+    >>> images.shape, masks.shape
+    ((1000, 128, 128, 3), (1000, 128, 128))
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f'split should be "train" or "test" (Oxford-IIIT Pet has no other split). '
+                         f'Received: split={split!r}')
+    height, width = _check_image_size(image_size, smallest=32, example="(128, 128)")
+    if limit is not None:
+        limit = _check_positive_int(limit, "limit", 1000)
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as error:
+        raise ImportError(
+            "load_pet_segmentation needs the tensorflow-datasets package, which is not installed. "
+            "On Colab it is preinstalled; elsewhere run `pip install tensorflow-datasets` (it "
+            f"downloads the data, so you must be online). {_pet_offline_hint()}") from error
+    offline = runtime.is_offline()
+    tfds_split = split if limit is None else f"{split}[:{limit}]"
+    try:
+        dataset = tfds.load("oxford_iiit_pet", split=tfds_split, download=not offline)
+    except Exception as error:  # noqa: BLE001 - tfds raises many kinds; say what to do
+        if offline:
+            raise ConnectionError(
+                f"load_pet_segmentation must download Oxford-IIIT Pet (about 800 MB), but this machine "
+                f"is offline ({runtime.OFFLINE_ENV}=1 or no connection) and no copy was downloaded "
+                f"before. Run it on Colab or online. {_pet_offline_hint()}") from error
+        raise ValueError(f"tensorflow_datasets could not load 'oxford_iiit_pet' (split={tfds_split!r}): "
+                         f"{error}") from error
+
+    runtime.quiet_tensorflow()
+    import tensorflow as tf
+
+    # trimap value -> class id: 1 pet -> 1, 2 background -> 0, 3 border -> 2 (index 0 unused)
+    trimap_to_class = tf.constant([0, 1, 0, 2], dtype=tf.uint8)
+
+    def convert(example):
+        image = tf.image.resize(example["image"], (height, width), method="bilinear")
+        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        trimap = tf.image.resize(example["segmentation_mask"], (height, width), method="nearest")
+        mask = tf.gather(trimap_to_class, tf.cast(tf.clip_by_value(trimap[..., 0], 0, 3), tf.int32))
+        return image, mask
+
+    images, masks = [], []
+    batches = dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE).batch(256)
+    for image_batch, mask_batch in tfds.as_numpy(batches):
+        images.append(image_batch)
+        masks.append(mask_batch)
+    if not images:
+        raise ValueError(f"Oxford-IIIT Pet split {tfds_split!r} holds no image.")
+    images, masks = np.concatenate(images), np.concatenate(masks)
+    shares = ", ".join(f"{name} {100 * f:.0f} %"
+                       for name, f in zip(PET_CLASSES, pixel_class_fractions(masks, len(PET_CLASSES))))
+    print(f"Loaded {len(images):,} Oxford-IIIT Pet images ({split}) at {height}x{width}; pixels: {shares}")
+    return images, masks
+
+
+__all__ = ["SCENE_CLASSES", "PET_CLASSES", "Scenes", "make_fashion_scenes", "check_segmentation_data",
+           "colorize_masks", "plot_segmentation", "pixel_class_fractions", "plot_pixel_balance",
+           "load_pet_segmentation", "fill_holes"]
