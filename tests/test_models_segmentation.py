@@ -1,0 +1,268 @@
+"""Tests for course_lib.models.segmentation: builders, transposed-conv arithmetic, training helpers."""
+
+import itertools
+import time
+
+import keras
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+from course_lib.data.scenes import make_fashion_scenes  # noqa: E402
+from course_lib.models.segmentation import (bilinear_upsampling_kernel, build_fcn,  # noqa: E402
+                                            build_unet, checkerboard_demo, compile_segmentation_model,
+                                            fit_segmentation_model, format_scores_table, insert_zeros,
+                                            plot_checkerboard_demo, predict_masks, segmentation_scores,
+                                            transposed_conv_by_hand, transposed_conv_output_size)
+
+
+# --------------------------------------------------------------------------- transposed convolutions
+
+def keras_output_size(input_size, kernel_size, strides, padding, output_padding=None):
+    layer = keras.layers.Conv2DTranspose(1, kernel_size, strides=strides, padding=padding,
+                                         output_padding=output_padding)
+    return layer.compute_output_shape((None, input_size, input_size, 1))[1]
+
+
+def test_output_size_matches_keras_for_many_combinations():
+    checked = 0
+    for size, kernel, strides, padding in itertools.product(range(1, 8), range(1, 6), range(1, 4),
+                                                            ("valid", "same")):
+        for output_padding in [None] + list(range(strides)):
+            expected = keras_output_size(size, kernel, strides, padding, output_padding)
+            assert transposed_conv_output_size(size, kernel, strides, padding, output_padding) == expected, \
+                (size, kernel, strides, padding, output_padding)
+            checked += 1
+    assert checked == 7 * 5 * 2 * (2 + 3 + 4)   # 630 combinations
+
+
+@pytest.mark.parametrize("size, kernel, strides, padding", [
+    (4, 3, 2, "valid"), (4, 3, 2, "same"), (5, 4, 2, "same"), (3, 1, 3, "valid"), (8, 2, 2, "same"),
+])
+def test_output_size_matches_a_real_layer_call(size, kernel, strides, padding):
+    layer = keras.layers.Conv2DTranspose(2, kernel, strides=strides, padding=padding)
+    output = layer(np.zeros((1, size, size, 3), "float32"))
+    assert output.shape[1] == transposed_conv_output_size(size, kernel, strides, padding)
+
+
+def test_output_size_with_integer_padding_is_the_lecture_formula():
+    assert transposed_conv_output_size(4, 3, 2) == 9
+    assert transposed_conv_output_size(4, 3, 2, padding=1) == 7           # (4 - 1) * 2 - 2 + 3
+    assert transposed_conv_output_size(4, 3, 2, padding=1, output_padding=1) == 8
+    assert transposed_conv_output_size(16, 4, 2, padding=1) == 32          # the usual "double it" layer
+    assert transposed_conv_output_size(1, 3, 1, padding=0) == 3
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(input_size=0, kernel_size=3), r"input_size should be a positive int.*Received: input_size=0"),
+    (dict(input_size=4, kernel_size=2.5), r"kernel_size should be a positive int.*Received: kernel_size=2.5"),
+    (dict(input_size=4, kernel_size=3, strides=0), r"strides should be a positive int"),
+    (dict(input_size=4, kernel_size=3, padding="full"), r'padding should be "valid", "same" or an int >= 0'),
+    (dict(input_size=4, kernel_size=3, padding=-1), r"Received: padding=-1"),
+    (dict(input_size=4, kernel_size=3, output_padding=-1), r"output_padding should be None or an int >= 0"),
+    (dict(input_size=1, kernel_size=1, padding=1), r"padding=1 crops more than the whole output"),
+])
+def test_output_size_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        transposed_conv_output_size(**kwargs)
+
+
+def test_insert_zeros():
+    np.testing.assert_array_equal(insert_zeros(np.array([[1, 2], [3, 4]]), 2),
+                                  [[1, 0, 2], [0, 0, 0], [3, 0, 4]])
+    assert insert_zeros(np.ones((3, 4)), 3).shape == (7, 10)
+    with pytest.raises(ValueError, match=r"x should be a 2-D array.*Received: x.shape=\(3,\)"):
+        insert_zeros(np.ones(3))
+
+
+@pytest.mark.parametrize("size, kernel, strides", [(2, 3, 2), (4, 3, 2), (3, 4, 2), (3, 2, 2), (5, 3, 1),
+                                                   (3, 5, 3), (3, 2, 3)])
+def test_transposed_conv_by_hand_matches_keras(size, kernel, strides):
+    rng = np.random.default_rng(size * 100 + kernel * 10 + strides)
+    x = rng.normal(size=(size, size + 1))
+    weights = rng.normal(size=(kernel, kernel))
+    layer = keras.layers.Conv2DTranspose(1, kernel, strides=strides, padding="valid", use_bias=False)
+    layer.build((None, size, size + 1, 1))
+    layer.set_weights([weights[:, :, None, None]])
+    expected = np.asarray(layer(x[None, :, :, None].astype("float32")))[0, :, :, 0]
+    result = transposed_conv_by_hand(x, weights, strides)
+    assert result.shape == expected.shape
+    np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_transposed_conv_by_hand_is_stamping_the_kernel():
+    x = np.array([[1.0, 2.0]])
+    kernel = np.array([[1.0, 10.0, 100.0]])
+    # stamps: 1 * kernel at column 0, 2 * kernel at column 2, summed where they overlap
+    # (the kernel's single row is shorter than the stride: as Keras, a zero row pads the height to 1 * 2)
+    np.testing.assert_array_equal(transposed_conv_by_hand(x, kernel, strides=2),
+                                  [[1, 10, 102, 20, 200], [0, 0, 0, 0, 0]])
+    with pytest.raises(ValueError, match=r"kernel should be a 2-D array"):
+        transposed_conv_by_hand(x, np.ones(3))
+
+
+def test_checkerboard_demo():
+    transposed = checkerboard_demo(input_size=6, kernel_size=3, strides=2)
+    assert transposed.shape == (12, 12)
+    interior = transposed[2:-2, 2:-2]
+    assert set(np.unique(interior)) == {1.0, 2.0, 4.0}     # uneven overlap: a checkerboard
+    resized = checkerboard_demo(input_size=6, kernel_size=3, strides=2, method="resize_conv")
+    assert (resized[1:-1, 1:-1] == 9).all()                # every interior pixel sums 3 x 3 taps
+    even = checkerboard_demo(input_size=6, kernel_size=4, strides=2)
+    assert len(np.unique(even[2:-2, 2:-2])) == 1           # kernel a multiple of the stride: flat
+    with pytest.raises(ValueError, match=r"method should be one of \('transposed', 'resize_conv'\)"):
+        checkerboard_demo(method="nearest")
+    axes = plot_checkerboard_demo()
+    assert len(axes) == 2 and "Conv2DTranspose" in axes[0].get_title()
+    import matplotlib.pyplot as plt
+    plt.close("all")
+
+
+def test_bilinear_kernel_upsamples_a_ramp_linearly():
+    kernel = bilinear_upsampling_kernel(4, 2)
+    assert kernel.shape == (8, 8, 2, 2) and kernel[..., 0, 1].sum() == 0
+    layer = keras.layers.Conv2DTranspose(2, 8, strides=4, padding="same", use_bias=False)
+    layer.build((None, 6, 6, 2))
+    layer.set_weights([kernel])
+    ramp = np.tile(np.arange(6, dtype="float32"), (6, 1))
+    x = np.stack([np.ones((6, 6), "float32"), ramp], axis=-1)[None]
+    out = np.asarray(layer(x))[0]
+    np.testing.assert_allclose(out[4:-4, 4:-4, 0], 1.0, atol=1e-6)      # constants stay constant
+    steps = np.diff(out[10, 4:-4, 1])
+    np.testing.assert_allclose(steps, 0.25, atol=1e-5)                  # a ramp stays a ramp, 4x finer
+
+
+# --------------------------------------------------------------------------- builders
+
+def conv_params(cin, cout, k=3, bias=True):
+    return k * k * cin * cout + (cout if bias else 0)
+
+
+def unet_params(channels, num_classes, base, depth, skips, batch_norm):
+    def block(cin, f):
+        total = conv_params(cin, f, bias=not batch_norm) + conv_params(f, f, bias=not batch_norm)
+        return total + (2 * 4 * f if batch_norm else 0)   # gamma, beta, moving mean, moving variance
+    total, cin = 0, channels
+    for level in range(depth):
+        total += block(cin, base * 2 ** level)
+        cin = base * 2 ** level
+    total += block(cin, base * 2 ** depth)
+    cin = base * 2 ** depth
+    for level in reversed(range(depth)):
+        f = base * 2 ** level
+        total += conv_params(cin, f, k=2)                  # Conv2DTranspose 2x2, stride 2
+        total += block(2 * f if skips else f, f)
+        cin = f
+    return total + conv_params(cin, num_classes, k=1)
+
+
+def test_fcn_shapes_and_hand_counted_params():
+    fcn = build_fcn((64, 64, 1), num_classes=5)
+    assert fcn.output_shape == (None, 64, 64, 5)
+    assert fcn.get_layer("score").output.shape[1:] == (8, 8, 5)          # 8x coarser than the input
+    assert fcn.get_layer("fc_conv").count_params() == 64 * 128 + 128     # a dense layer at each position
+    assert fcn.get_layer("upsample").count_params() == 16 * 16 * 5 * 5
+    assert fcn.count_params() == 87_157
+    assert build_fcn((64, 64, 1), num_classes=5, upsampling="bilinear").count_params() == 87_157 - 6_400
+    probabilities = np.asarray(fcn(np.zeros((2, 64, 64, 1), "uint8")))
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, rtol=1e-5)
+    rgb = build_fcn((32, 48, 3), num_classes=3, filters=(8, 16))
+    assert rgb.output_shape == (None, 32, 48, 3)
+
+
+def test_fcn_upsampling_starts_as_bilinear_interpolation():
+    fcn = build_fcn((64, 64, 1), num_classes=5)
+    np.testing.assert_allclose(fcn.get_layer("upsample").get_weights()[0], bilinear_upsampling_kernel(8, 5))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(), dict(skips=False), dict(batch_norm=False), dict(base_filters=8, depth=2),
+    dict(input_shape=(32, 32, 3), num_classes=3, depth=4, skips=False),
+])
+def test_unet_shapes_and_hand_counted_params(kwargs):
+    args = dict(input_shape=(64, 64, 1), num_classes=5, base_filters=16, depth=3, skips=True, batch_norm=True)
+    args.update(kwargs)
+    model = build_unet(**args)
+    height, width, channels = args["input_shape"]
+    assert model.output_shape == (None, height, width, args["num_classes"])
+    assert model.count_params() == unet_params(channels, args["num_classes"], args["base_filters"],
+                                               args["depth"], args["skips"], args["batch_norm"])
+    concats = [layer for layer in model.layers if isinstance(layer, keras.layers.Concatenate)]
+    assert len(concats) == (args["depth"] if args["skips"] else 0)
+    assert model.name == ("unet" if args["skips"] else "encoder_decoder")
+
+
+def test_unet_default_counts_and_skip_shapes():
+    unet = build_unet()
+    assert unet.count_params() == 483_925
+    assert build_unet(skips=False).count_params() == 435_541
+    assert unet.get_layer("dec3_concat").output.shape[1:] == (16, 16, 128)   # 64 upsampled + 64 from enc3
+    assert unet.get_layer("bottleneck_conv2").output.shape[1:] == (8, 8, 128)
+
+
+@pytest.mark.parametrize("build, kwargs, match", [
+    (build_unet, dict(input_shape=(60, 64, 1)),
+     r"depth=3 halves the image 3 times.*multiples of 2\*\*3 = 8.*to 64x64.*Received: input_shape=\(60, 64, 1\)"),
+    (build_unet, dict(input_shape=(64, 64, 1), depth=7), r"multiples of 2\*\*7 = 128.*Received.*depth=7"),
+    (build_unet, dict(input_shape=(64, 64)), r"input_shape should be \(height, width, channels\)"),
+    (build_unet, dict(num_classes=1), r"num_classes should be an int >= 2.*Received: num_classes=1"),
+    (build_unet, dict(base_filters=0), r"base_filters should be a positive int.*Received: base_filters=0"),
+    (build_unet, dict(depth=0), r"depth should be a positive int.*Received: depth=0"),
+    (build_fcn, dict(input_shape=(28, 28, 1)), r"An FCN with 3 blocks.*multiples of 2\*\*3 = 8.*32x32"),
+    (build_fcn, dict(filters=16), r"filters should be a non-empty tuple of positive ints"),
+    (build_fcn, dict(upsampling="nearest"), r"upsampling should be one of \('transposed', 'bilinear'\)"),
+])
+def test_builder_errors(build, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build(**kwargs)
+
+
+# --------------------------------------------------------------------------- training and evaluation
+
+def test_scores_of_an_all_background_predictor():
+    masks = make_fashion_scenes(50, seed=5).masks
+    names = ["background", "a", "b", "c", "d"]
+    scores = segmentation_scores(masks, np.zeros_like(masks), names)
+    background = (masks == 0).mean()
+    assert scores["pixel_accuracy"] == pytest.approx(background)            # about 0.8: flattering
+    assert scores["per_class_iou"]["background"] == pytest.approx(background)
+    assert scores["per_class_iou"]["a"] == 0.0
+    assert scores["mean_iou"] == pytest.approx(background / 5)              # about 0.16: the truth
+    table = format_scores_table({"all background": scores})
+    assert table.splitlines()[0] == "| model | pixel acc. | mIoU | IoU background | IoU a | IoU b | IoU c | IoU d |"
+    assert f"| all background | {background:.3f} | {background / 5:.3f} |" in table
+    with pytest.raises(ValueError, match="results is empty"):
+        format_scores_table({})
+
+
+def test_fit_checks_the_data_first():
+    scenes = make_fashion_scenes(6, seed=0)
+    model = compile_segmentation_model(build_unet(base_filters=4, depth=2))
+    with pytest.raises(ValueError, match=r"same number of samples.*Received: 6 images and 5 masks"):
+        fit_segmentation_model(model, scenes.images, scenes.masks[:5])
+    with pytest.raises(ValueError, match=r"class ids in \[0, 5\) for num_classes=5.*Received: mask values \[7\]"):
+        fit_segmentation_model(model, scenes.images, np.where(np.arange(64) == 5, 7, scenes.masks))
+    with pytest.raises(ValueError, match=r"takes images of shape \(64, 64, 1\).*\(64, 64, 3\)"):
+        fit_segmentation_model(model, np.repeat(scenes.images, 3, axis=-1), scenes.masks)
+    with pytest.raises(ValueError, match=r"learning_rate should be a number > 0"):
+        compile_segmentation_model(model, learning_rate=0)
+
+
+def test_unet_overfits_a_handful_of_scenes():
+    # 8 small scenes, each seen 25 times per epoch: 150 steps of 8 images, about 15 s on 2 CPU cores
+    keras.utils.set_random_seed(0)
+    scenes = make_fashion_scenes(8, image_size=40, seed=0)
+    images, masks = np.tile(scenes.images, (25, 1, 1, 1)), np.tile(scenes.masks, (25, 1, 1))
+    model = compile_segmentation_model(build_unet((40, 40, 1), num_classes=5, base_filters=16, depth=2),
+                                       learning_rate=1e-2)
+    start = time.perf_counter()
+    history = fit_segmentation_model(model, images, masks, epochs=6, batch_size=8, validation_split=0.0,
+                                     verbose=0)
+    assert time.perf_counter() - start < 60
+    predicted = predict_masks(model, scenes.images)
+    assert predicted.shape == (8, 40, 40) and predicted.dtype == np.uint8
+    scores = segmentation_scores(scenes.masks, predicted, scenes.class_names)
+    assert scores["mean_iou"] > 0.9, (scores, history.history["loss"][-1])
+    assert history.history["learning_rate"][-1] < 0.2 * history.history["learning_rate"][0]   # cosine decay
