@@ -78,6 +78,15 @@ _EXPORTS = {
     "find_nearest_neighbors": "course_lib.diagnostics.embeddings",
     "plot_nearest_neighbors": "course_lib.diagnostics.embeddings",
     "plot_embedding_projection": "course_lib.diagnostics.embeddings",
+    # recurrent networks (lab 06)
+    "make_adding_problem": "course_lib.data.sequences",
+    "make_recall_task": "course_lib.data.sequences",
+    "gradient_norms_through_time": "course_lib.scratch.rnn",
+    "clip_by_global_norm": "course_lib.scratch.rnn",
+    "global_norm": "course_lib.scratch.rnn",
+    "rnn_worked_example": "course_lib.scratch.rnn",
+    "plot_gradient_norms": "course_lib.scratch.rnn_plots",
+    "plot_gate_activations": "course_lib.scratch.rnn_plots",
     # metrics
     "box_iou": "course_lib.metrics.detection",
     "non_max_suppression": "course_lib.metrics.detection",
