@@ -153,7 +153,8 @@ def rcnn_detect(classifier, images, windows, score_threshold=0.5, iou_threshold=
     Returns:
         `(detections, cost)`: one dict per image as `detect` returns, and a dict with
         "cnn_passes_per_image" (one per window) and "seconds_per_image" (wall clock,
-        cropping, classifying and NMS of all images divided by their number).
+        cropping, classifying and NMS of all images divided by their number, after a
+        warm-up call so that tracing the graph is not counted).
     """
     images = _check_images(images, None, "")
     windows = _check_anchors(windows)
@@ -161,6 +162,7 @@ def rcnn_detect(classifier, images, windows, score_threshold=0.5, iou_threshold=
     iou_threshold = _check_threshold(iou_threshold, "iou_threshold", 0.5)
     crop_size = classifier.input_shape[1:3]
     num_classes = classifier.num_classes
+    classifier.predict(np.zeros((1, *classifier.input_shape[1:]), "float32"), verbose=0)  # trace before timing
     start = time.perf_counter()
     indices = np.repeat(np.arange(len(images), dtype="int32"), len(windows))
     crops = crop_regions(images, np.tile(windows, (len(images), 1)), crop_size, indices)
@@ -251,10 +253,11 @@ def build_fast_rcnn(input_shape=(64, 64, 1), num_classes=5, windows=None, filter
 def time_detector(model, images, score_threshold=0.5, iou_threshold=0.5):
     """Runs `detect` on all images, as `rcnn_detect` does, and returns `(detections, seconds_per_image)`.
 
-    The time includes decoding and NMS; divide by the number of images for the cost of one.
+    The time includes decoding and NMS, not the first call's tracing (a warm-up call runs first).
     """
     from course_lib.models.detection import detect
     images = _check_images(images, None, "")
+    model.predict(images[:1], verbose=0)   # the first call traces the graph: not part of the cost
     start = time.perf_counter()
     detections = detect(model, images, score_threshold, iou_threshold)
     return detections, (time.perf_counter() - start) / len(images)
