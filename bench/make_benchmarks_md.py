@@ -7,7 +7,7 @@ date inside). Run: python bench/make_benchmarks_md.py
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["loader", "scratch", "cnn", "transfer", "grading"]
+ORDER = ["loader", "scratch", "cnn", "transfer", "detection", "segmentation", "rnn", "grading"]
 
 HEADER = """# Benchmarks
 
