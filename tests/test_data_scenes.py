@@ -135,7 +135,7 @@ def test_fill_holes():
     (dict(num_images=4, image_size=32), r"image_size should be an int or \(height, width\), each at least 40"),
     (dict(num_images=4, image_size=(64,)), r"image_size should be.*Received: image_size=\(64,\)"),
     (dict(num_images=4, max_objects=0), r"max_objects should be a positive int.*Received: max_objects=0"),
-    (dict(num_images=4, classes=["Hat"]), r"'Hat' is not one.*Received: classes=\['Hat'\]"),
+    (dict(num_images=4, classes=["Hat"]), r"Unknown class 'Hat'. Choose among .*Received: classes=\['Hat'\]"),
     (dict(num_images=4, classes=["Bag", 8]), r"Class 'Bag' is listed twice"),
     (dict(num_images=4, classes=[]), r"classes is empty"),
     (dict(num_images=4, split="val"), r'split should be "train" or "test".*Received: split=\'val\''),

@@ -498,7 +498,8 @@ def _tf_decode(files, kinds, image_size, color_mode, out, progress):
     if dataset is None:
         return np.zeros(0, np.int64), np.zeros((0, 2), np.int64)
     # Batches of about 8 MB: fewer Python steps for tiny images, bounded memory for large ones.
-    image_bytes = 1 if image_size is None else image_size[0] * image_size[1] * _COLOR_MODES[color_mode]
+    channels = _COLOR_MODES[color_mode]
+    image_bytes = 1 if image_size is None else image_size[0] * image_size[1] * channels
     dataset = dataset.ignore_errors().batch(int(np.clip(2 ** 23 // image_bytes, 16, 512)))
     done, shapes = [], []
     for batch_indices, batch_shapes, images in dataset.prefetch(2):
@@ -1331,7 +1332,8 @@ def _resolve_classes(classes, class_names, argument="classes"):
                              f"Received: {argument}={classes!r}")
         chosen.append(index)
     if not chosen:
-        raise ValueError(f"{argument} is empty; pass None for all classes or a list of names. "
+        raise ValueError(f"{argument} is empty; pass None for the default classes or a list of "
+                         f"names. "
                          f"Received: {argument}={classes!r}")
     return chosen
 

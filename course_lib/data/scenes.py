@@ -112,28 +112,8 @@ def _check_seed(seed):
 
 def _resolve_scene_classes(classes):
     """Returns the Fashion-MNIST class indices asked for, by name or index, in the order given."""
-    if classes is None:
-        classes = SCENE_CLASSES
-    if isinstance(classes, (str, numbers.Integral)):
-        classes = [classes]
-    chosen = []
-    for item in classes:
-        if isinstance(item, numbers.Integral) and not isinstance(item, bool) and 0 <= item < 10:
-            index = int(item)
-        elif isinstance(item, str) and item in FASHION_MNIST_CLASSES:
-            index = FASHION_MNIST_CLASSES.index(item)
-        else:
-            raise ValueError(
-                f"classes should hold Fashion-MNIST class names (or indices 0-9), one of "
-                f"{FASHION_MNIST_CLASSES}; {item!r} is not one. Received: classes={classes!r}")
-        if index in chosen:
-            raise ValueError(f"Class {FASHION_MNIST_CLASSES[index]!r} is listed twice. "
-                             f"Received: classes={classes!r}")
-        chosen.append(index)
-    if not chosen:
-        raise ValueError(f"classes is empty; pass None for {list(SCENE_CLASSES)} or a list of "
-                         f"Fashion-MNIST class names. Received: classes={classes!r}")
-    return chosen
+    from course_lib.data.folders import _resolve_classes
+    return _resolve_classes(SCENE_CLASSES if classes is None else classes, FASHION_MNIST_CLASSES)
 
 
 # --------------------------------------------------------------------------- items and backgrounds
