@@ -1478,6 +1478,35 @@ def _image_extension(data):
     return None
 
 
+def _load_tfds(name, split, caller, offline_hint, what="the dataset", hint="",
+               skip_image_decoding=False, **load_kwargs):
+    """`tfds.load(name, split=split, **load_kwargs)`, failing at once with what to do.
+
+    Offline, nothing is downloaded: a dataset not already in the TFDS cache raises
+    ConnectionError. `skip_image_decoding`: the "image" feature stays encoded bytes.
+    """
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as error:
+        raise ImportError(
+            f"{caller} needs the tensorflow-datasets package, which is not installed. On Colab it "
+            f"is preinstalled; elsewhere run `pip install tensorflow-datasets` (it downloads the "
+            f"data, so you must be online). {offline_hint}") from error
+    if skip_image_decoding:
+        load_kwargs["decoders"] = {"image": tfds.decode.SkipDecoding()}
+    offline = runtime.is_offline()
+    try:
+        return tfds.load(name, split=split, download=not offline, **load_kwargs)
+    except Exception as error:  # noqa: BLE001 - tfds raises many kinds; say what to do
+        if offline:
+            raise ConnectionError(
+                f"{caller} must download {what}, but this machine is offline "
+                f"({runtime.OFFLINE_ENV}=1 or no connection) and no copy was downloaded before. "
+                f"Run it on Colab or online. {offline_hint}") from error
+        raise ValueError(f"tensorflow_datasets could not load {name!r} (split={split!r}): "
+                         f"{error}{'. ' + hint if hint else ''}") from error
+
+
 def export_tfds_folder(name, directory, classes=None, per_class=None, split="train",
                        overwrite=False):
     """Writes a TensorFlow Datasets image dataset as a folder-per-class dataset.
@@ -1521,28 +1550,12 @@ def export_tfds_folder(name, directory, classes=None, per_class=None, split="tra
                     "(x, y), _ = load_fashion_mnist(subset='small'); "
                     "export_image_folder(x, y, 'data/fashion', FASHION_MNIST_CLASSES, "
                     "classes=[...], per_class=100).")
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError as error:
-        raise ImportError(
-            f"export_tfds_folder({name!r}) needs the tensorflow-datasets package, which is not "
-            f"installed. On Colab it is preinstalled; elsewhere run "
-            f"`pip install tensorflow-datasets` (it downloads the data, so you must be online). "
-            f"{offline_hint}") from error
-    offline = runtime.is_offline()
-    try:
-        dataset, info = tfds.load(
-            name, split=split, as_supervised=True, with_info=True, download=not offline,
-            decoders={"image": tfds.decode.SkipDecoding()})
-    except Exception as error:  # noqa: BLE001 - tfds raises many kinds; say what to do
-        if offline:
-            raise ConnectionError(
-                f"export_tfds_folder({name!r}) must download the dataset, but this machine is "
-                f"offline ({runtime.OFFLINE_ENV}=1 or no connection) and no copy was downloaded "
-                f"before. Run it on Colab or online. {offline_hint}") from error
-        raise ValueError(
-            f"tensorflow_datasets could not load {name!r} (split={split!r}): {error}. Check the "
-            f"name (e.g. 'tf_flowers', 'oxford_iiit_pet') and the split (e.g. 'train', 'test').") from error
+    dataset, info = _load_tfds(
+        name, split, caller=f"export_tfds_folder({name!r})", offline_hint=offline_hint,
+        hint=("Check the name (e.g. 'tf_flowers', 'oxford_iiit_pet') and the split (e.g. "
+              "'train', 'test')."),
+        skip_image_decoding=True, as_supervised=True, with_info=True)
+    import tensorflow_datasets as tfds  # (_load_tfds checked that it is installed)
 
     class_names = list(info.features["label"].names)
     chosen = _resolve_classes(classes, class_names)

@@ -510,25 +510,11 @@ def load_pet_segmentation(split="train", image_size=(128, 128), limit=None):
     height, width = _check_image_size(image_size, smallest=32, example="(128, 128)")
     if limit is not None:
         limit = _check_positive_int(limit, "limit", 1000)
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError as error:
-        raise ImportError(
-            "load_pet_segmentation needs the tensorflow-datasets package, which is not installed. "
-            "On Colab it is preinstalled; elsewhere run `pip install tensorflow-datasets` (it "
-            f"downloads the data, so you must be online). {_pet_offline_hint()}") from error
-    offline = runtime.is_offline()
+    from course_lib.data.folders import _load_tfds
     tfds_split = split if limit is None else f"{split}[:{limit}]"
-    try:
-        dataset = tfds.load("oxford_iiit_pet", split=tfds_split, download=not offline)
-    except Exception as error:  # noqa: BLE001 - tfds raises many kinds; say what to do
-        if offline:
-            raise ConnectionError(
-                f"load_pet_segmentation must download Oxford-IIIT Pet (about 800 MB), but this machine "
-                f"is offline ({runtime.OFFLINE_ENV}=1 or no connection) and no copy was downloaded "
-                f"before. Run it on Colab or online. {_pet_offline_hint()}") from error
-        raise ValueError(f"tensorflow_datasets could not load 'oxford_iiit_pet' (split={tfds_split!r}): "
-                         f"{error}") from error
+    dataset = _load_tfds("oxford_iiit_pet", tfds_split, caller="load_pet_segmentation",
+                         offline_hint=_pet_offline_hint(), what="Oxford-IIIT Pet (about 800 MB)")
+    import tensorflow_datasets as tfds  # (_load_tfds checked that it is installed)
 
     runtime.quiet_tensorflow()
     import tensorflow as tf
