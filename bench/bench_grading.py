@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from course_lib.grading import format as fmt
-from course_lib.grading.grade import grade_submissions
-from course_lib.grading.release import notebook_bytes, release_labs, release_notebook
-from course_lib.grading.verify import verify_lab
+from course_instructor import format as fmt
+from course_instructor.grade import grade_submissions
+from course_instructor.release import notebook_bytes, release_labs, release_notebook
+from course_instructor.verify import verify_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "grading" / "source.ipynb"

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from course_lib.grading import checks
-from course_lib.grading.checks import (CheckError, check_close, check_equal, check_in_range,
+from course_lib import checks
+from course_lib.checks import (CheckError, check_close, check_equal, check_in_range,
                                        check_shape, check_true)
 
 

@@ -7,8 +7,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_lib.grading import format as fmt
-from course_lib.grading.cli import main
+from course_instructor import format as fmt
+from course_instructor.cli import main
 
 SOURCE = Path(__file__).parent / "fixtures" / "grading" / "source.ipynb"
 

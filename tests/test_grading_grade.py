@@ -12,11 +12,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import format as fmt
-from course_lib.grading import grade
-from course_lib.grading.cli import main
-from course_lib.grading.release import notebook_bytes, release_notebook
-from course_lib.grading.screen import screen_answer
+from course_instructor import format as fmt
+from course_instructor import grade
+from course_instructor.cli import main
+from course_instructor.release import notebook_bytes, release_notebook
+from course_instructor.screen import screen_answer
 
 SOURCE = Path(__file__).parent / "fixtures" / "grading" / "source.ipynb"
 
@@ -221,7 +221,7 @@ def test_kernel_guard_and_crash_when_screening_is_bypassed(tmp_path, monkeypatch
     }))
     write(folder, "patch_checks", submission({
         **CORRECT,
-        "q3_params": ("import course_lib.grading.checks as c\n"
+        "q3_params": ("import course_lib.checks as c\n"
                       "c.check_equal = lambda *a, **k: None\nnum_params = 12"),
     }))
     write(folder, "always_equal", submission({
@@ -282,7 +282,7 @@ print(type(model).__name__, f"{len(items)} items")
     ("!cat ../labs/01.ipynb", "IPython magics"),
     ("path = 'lab.ipynb'", "the text 'ipynb'"),
     ("exec('x = 1')", "uses exec"),
-    ("import course_lib.grading.checks", "imports course_lib.grading.checks"),
+    ("import course_lib.checks", "imports course_lib.checks"),
     ("from pathlib import Path\ntext = Path('x').read_text()", "uses .read_text"),
 ])
 def test_screen_rejects_tricks(code, reason):

@@ -2,7 +2,7 @@
 
 nbval (the `labs` testpath) already runs each source lab with its solutions and
 fails on any failing check; `verify_lab` adds one kernel per lab that has graded
-questions (fast mode, set by conftest.py), see course_lib/grading/verify.py.
+questions (fast mode, set by conftest.py), see instructor/course_instructor/verify.py.
 """
 
 from pathlib import Path
@@ -11,9 +11,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course_lib.grading import format as fmt
-from course_lib.grading.release import release_labs
-from course_lib.grading.verify import verify_lab
+from course_instructor import format as fmt
+from course_instructor.release import release_labs
+from course_instructor.verify import verify_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
@@ -85,7 +85,7 @@ def test_verify_lab_rejects_a_lab_that_fails_the_lint(tmp_path):
 
 
 def test_cells_to_run_skips_only_cells_that_cannot_see_an_answer():
-    from course_lib.grading.verify import cells_to_run
+    from course_instructor.verify import cells_to_run
     answer = {"nbgrader": {"grade_id": "q1", "schema_version": 3, "task": False,
                            "grade": False, "solution": True, "locked": False}}
     check = {"nbgrader": {"grade_id": "q1_check", "schema_version": 3, "task": False, "points": 1,

@@ -9,9 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import format as fmt
-from course_lib.grading import release
-from course_lib.grading.cli import main
+from course_instructor import format as fmt
+from course_instructor import release
+from course_instructor.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = Path(__file__).parent / "fixtures" / "grading" / "source.ipynb"
@@ -100,7 +100,7 @@ def test_setup_cell_does_nothing_outside_colab(monkeypatch, capsys):
 def test_setup_cell_on_colab_installs_course_lib_only(monkeypatch, capsys):
     calls, mounted = run_setup(monkeypatch, colab=True)
     assert mounted == []
-    assert len(calls) == 1      # numpy, matplotlib, PIL, tqdm, nbformat are all importable here
+    assert len(calls) == 1      # numpy, matplotlib, PIL, tqdm are all importable here
     command = calls[0]
     assert command[1:5] == ["-m", "pip", "install", "--quiet"] and "--no-deps" in command
     assert command[-1] == ("course_lib @ git+https://github.com/dl-vision-course/course_lib.git@"

@@ -3,7 +3,7 @@
 Check cells call these instead of bare `assert` so that every failure says what
 was expected, what was received and what to look at:
 
-    from course_lib.grading.checks import check_close, check_shape
+    from course_lib.checks import check_close, check_shape
     check_shape(probs, (64, 10), name="softmax(logits)")
     check_close(probs.sum(axis=1), 1.0, name="row sums of softmax(logits)",
                 hint="normalise each row by its own sum, not the whole matrix")

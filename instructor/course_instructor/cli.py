@@ -22,7 +22,7 @@ def _notebooks(paths):
 
 
 def _lint(args):
-    from course_lib.grading.format import lint_paths
+    from course_instructor.format import lint_paths
     problems = lint_paths(args.paths)
     for problem in problems:
         print(problem)
@@ -35,7 +35,7 @@ def _lint(args):
 
 
 def _release(args):
-    from course_lib.grading.release import release_labs
+    from course_instructor.release import release_labs
     report = release_labs(args.source_dir, args.release_dir, repo_url=args.repo_url,
                           ref=args.ref, check=args.check)
     print(report)
@@ -43,7 +43,7 @@ def _release(args):
 
 
 def _grade(args):
-    from course_lib.grading.grade import grade_submissions
+    from course_instructor.grade import grade_submissions
     env = dict(os.environ)
     if args.fast:
         env["COURSE_LIB_FAST"] = "1"
@@ -60,7 +60,7 @@ def _grade(args):
 
 
 def _verify(args):
-    from course_lib.grading.verify import verify_lab
+    from course_instructor.verify import verify_lab
     if args.fast:
         os.environ["COURSE_LIB_FAST"] = "1"   # the kernel inherits this process's environment
     status = 0
@@ -74,7 +74,7 @@ def _verify(args):
 
 
 def _links(args):
-    from course_lib.grading.release import colab_links_markdown
+    from course_instructor.release import colab_links_markdown
     print(colab_links_markdown(args.source_dir, repo_url=args.repo_url, ref=args.ref), end="")
     return 0
 

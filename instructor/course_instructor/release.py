@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 
 from course_lib import __version__
-from course_lib.grading import format as fmt
+from course_instructor import format as fmt
 
 REPOSITORY_URL = "https://github.com/dl-vision-course/course_lib"
 RELEASE_REF = f"v{__version__}"
@@ -44,7 +44,6 @@ LIGHT_DEPENDENCIES = {
     "matplotlib": "matplotlib>=3.7",
     "PIL": "pillow>=10",
     "tqdm": "tqdm>=4.60",
-    "nbformat": "nbformat>=5.9",
 }
 
 BADGE_ID = "course-lib-colab-badge"

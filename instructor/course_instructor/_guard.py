@@ -47,7 +47,7 @@ def _shell():
 def _collect():
     found = {}
     import numpy
-    import course_lib.grading.checks as checks
+    import course_lib.checks as checks
     for name in _NUMPY_NAMES:
         found[f"numpy.{name}"] = getattr(numpy, name, None)
     for name in _NUMPY_TESTING:
@@ -55,8 +55,8 @@ def _collect():
     for name in _BUILTIN_NAMES:
         found[f"builtins.{name}"] = getattr(builtins, name, None)
     for name in _CHECK_NAMES:
-        found[f"course_lib.grading.checks.{name}"] = getattr(checks, name, None)
-    found["sys.modules[course_lib.grading.checks]"] = sys.modules.get("course_lib.grading.checks")
+        found[f"course_lib.checks.{name}"] = getattr(checks, name, None)
+    found["sys.modules[course_lib.checks]"] = sys.modules.get("course_lib.checks")
     found["sys.gettrace()"] = sys.gettrace()
     found["sys.getprofile()"] = sys.getprofile()
     shell = _shell()

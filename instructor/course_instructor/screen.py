@@ -7,7 +7,7 @@ instructor's notebook from disk, or kill the kernel. `screen_answer` rejects the
 constructs those tricks need and that a lab's answer never does. A rejected
 answer is not run; its question scores 0 and the feedback names the construct.
 
-This is one layer of three (see `course_lib.grading.grade`): checks keep private
+This is one layer of three (see `course_instructor.grade`): checks keep private
 references (`checks.py`), the kernel is verified after every answer cell
 (`_guard.py`), and pass/fail comes from a per-run secret token, never from what
 a cell prints. It is not a sandbox: grade untrusted code in a container.

@@ -51,13 +51,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course_lib.grading import format as fmt
-from course_lib.grading.kernel import KernelSession
-from course_lib.grading.screen import screen_answer
+from course_instructor import format as fmt
+from course_instructor.kernel import KernelSession
+from course_instructor.screen import screen_answer
 
 MAX_RESTARTS = 3
-GUARD_SNAPSHOT = "import course_lib.grading._guard as _course_lib_guard\n_course_lib_guard.snapshot()"
-GUARD_VERIFY = "import course_lib.grading._guard as _course_lib_guard\n_course_lib_guard.verify()"
+GUARD_SNAPSHOT = "import course_instructor._guard as _course_lib_guard\n_course_lib_guard.snapshot()"
+GUARD_VERIFY = "import course_instructor._guard as _course_lib_guard\n_course_lib_guard.verify()"
 _SAFE_ENAMES = {"AssertionError", "CheckError", "NotImplementedError", "NameError", "TypeError",
                 "ValueError", "IndexError", "KeyError", "AttributeError", "ZeroDivisionError",
                 "RuntimeError", "RecursionError", "MemoryError", "OverflowError",

@@ -23,8 +23,8 @@ stub loses exactly that question's points.
 import ast
 from pathlib import Path
 
-from course_lib.grading import format as fmt
-from course_lib.grading.kernel import KernelSession
+from course_instructor import format as fmt
+from course_instructor.kernel import KernelSession
 
 
 def verify_lab(source, cell_timeout=600, kernel_name="python3", cwd=None):

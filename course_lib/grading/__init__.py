@@ -1,1 +1,0 @@
-"""grading sub-package of course_lib."""

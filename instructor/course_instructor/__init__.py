@@ -1,0 +1,1 @@
+"""Instructor tools: lint, release, grade, verify (not installed for students)."""
