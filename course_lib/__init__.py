@@ -23,6 +23,7 @@ _EXPORTS = {
     "cache_dir": "course_lib.runtime",
     "get_strategy": "course_lib.runtime",
     "setup_notebook": "course_lib.runtime",
+    "report_numbers": "course_lib.runtime",
     # data
     "load_fashion_mnist": "course_lib.data.fashion_mnist",
     "FASHION_MNIST_CLASSES": "course_lib.data.fashion_mnist",

@@ -283,3 +283,57 @@ def data_path(name=""):
         f"{', '.join(str(c) for c in candidates)}. Reinstall course_lib "
         f"(pip install -e . from a clone, or from the git URL), or set "
         f"{DATA_ENV} to the folder holding it.")
+
+
+REPORT_ENV = "COURSE_LIB_REPORT"
+
+
+def report_numbers(measured, expected=None):
+    """Prints the numbers this run measured beside the ones the lab's text quotes.
+
+    The quoted numbers ("Numbers to expect") come from a full-mode run; in fast
+    mode the measured ones differ, and the table says so. When the environment
+    variable `COURSE_LIB_REPORT` names a file (`bench/run_full.py` sets it), one
+    JSON line per number is appended to it. The first entry is the lab's headline.
+
+    Args:
+        measured: dict, name -> number measured by this run.
+        expected: dict, name -> number quoted in the text (a subset of the names).
+
+    Returns:
+        The rows printed, as a list of (name, measured, expected or None).
+
+    Example:
+
+    >>> report_numbers({"test accuracy": 0.93}, expected={"test accuracy": 0.934})  # doctest: +SKIP
+    """
+    import json
+    import numbers
+    expected = {} if expected is None else expected
+    for label, table in (("measured", measured), ("expected", expected)):
+        if not isinstance(table, dict) or not all(
+                isinstance(k, str) and isinstance(v, numbers.Real) and not isinstance(v, bool)
+                for k, v in table.items()):
+            raise ValueError(f"{label} should be a dict of name -> number, e.g. "
+                             f"{{'test accuracy': 0.93}}. Received: {label}={table!r}")
+    unknown = sorted(set(expected) - set(measured))
+    if unknown:
+        raise ValueError(f"expected names numbers that were not measured: {unknown}. "
+                         f"Measured: {sorted(measured)}")
+    mode = "fast" if is_fast_mode() else "full"
+    rows = [(name, float(value), None if expected.get(name) is None else float(expected[name]))
+            for name, value in measured.items()]
+    width = max([len(name) for name, _, _ in rows] + [6])
+    print(f"{'number':<{width}}  {'this run':>10}  {'text (full mode)':>16}")
+    for name, value, quoted in rows:
+        quoted_text = "" if quoted is None else f"{quoted:.4g}"
+        print(f"{name:<{width}}  {value:>10.4g}  {quoted_text:>16}")
+    if mode == "fast":
+        print("Fast mode (COURSE_LIB_FAST=1): fewer samples and epochs, so these differ from the text.")
+    path = os.environ.get(REPORT_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as report:
+            for name, value, quoted in rows:
+                report.write(json.dumps({"name": name, "measured": value, "expected": quoted,
+                                         "mode": mode}) + "\n")
+    return rows

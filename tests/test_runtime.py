@@ -69,3 +69,26 @@ def test_setup_notebook_prints_one_mode_line(capsys, monkeypatch):
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "fast mode" in out[0] and "seed 3" in out[0]
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] in {"2", "3"}
+
+
+def test_report_numbers_prints_and_appends_json(tmp_path, monkeypatch, capsys):
+    import json
+    from course_lib.runtime import report_numbers
+    report = tmp_path / "report.jsonl"
+    monkeypatch.setenv("COURSE_LIB_REPORT", str(report))
+    monkeypatch.setenv("COURSE_LIB_FAST", "0")
+    rows = report_numbers({"test accuracy": 0.912, "epochs": 12}, expected={"test accuracy": 0.934})
+    assert rows == [("test accuracy", 0.912, 0.934), ("epochs", 12.0, None)]
+    printed = capsys.readouterr().out
+    assert "0.912" in printed and "0.934" in printed and "Fast mode" not in printed
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert lines[0] == {"name": "test accuracy", "measured": 0.912, "expected": 0.934, "mode": "full"}
+
+
+def test_report_numbers_rejects_unmeasured_expected_names():
+    import pytest
+    from course_lib.runtime import report_numbers
+    with pytest.raises(ValueError, match="not measured"):
+        report_numbers({"accuracy": 0.9}, expected={"mIoU": 0.7})
+    with pytest.raises(ValueError, match="dict of name -> number"):
+        report_numbers([0.9])

@@ -41,18 +41,15 @@ time or order (submissions are sorted), except an answer that itself is random
 or runs close to a timeout.
 """
 
-import csv
-import io
 import json
-import re
 import secrets
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from course_instructor import format as fmt
-from course_instructor.kernel import KernelSession
+from course_instructor.results import write_results
+from course_instructor.sandbox import make_kernel_factory
 from course_instructor.screen import screen_answer
 
 MAX_RESTARTS = 3
@@ -368,7 +365,7 @@ def grade_notebook(source_nb, submission, student="student", cell_timeout=120,
         result.tests = tests_from({}, penalties)
         return result
     if kernel_factory is None:
-        kernel_factory = _default_kernel_factory()
+        kernel_factory = make_kernel_factory()
     deadline = time.monotonic() + notebook_timeout
     stubbed = set(penalties)
     skipped = set()
@@ -398,24 +395,6 @@ def grade_notebook(source_nb, submission, student="student", cell_timeout=120,
                                          if q.answer_id in answers):
         result.status = "graded with penalties"
     return result
-
-
-def _default_kernel_factory(kernel_name="python3", env=None):
-    def factory():
-        folder = tempfile.mkdtemp(prefix="course-lib-grade-")
-        return _TempKernel(folder, kernel_name=kernel_name, cwd=folder, env=env)
-    return factory
-
-
-class _TempKernel(KernelSession):
-    def __init__(self, folder, **kwargs):
-        super().__init__(**kwargs)
-        self.folder = folder
-
-    def stop(self):
-        super().stop()
-        import shutil
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- grading many
@@ -451,7 +430,7 @@ def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_
             raise ValueError(f"{name} should be a positive number of seconds. "
                              f"Received: {name}={value!r}")
     pairs = find_submissions(submissions)
-    factory = _default_kernel_factory(kernel_name, env)
+    factory = make_kernel_factory(kernel_name, env)
     results = []
     for student, path in pairs:
         relative = str(path.relative_to(Path(submissions)))
@@ -462,36 +441,3 @@ def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_
     if out is not None:
         write_results(results, out, source_nb, source_name=Path(source).name)
     return results
-
-
-def write_results(results, out, source_nb, source_name="lab.ipynb"):
-    """Writes results.json, scores.csv and one Gradescope results.json per student into `out`."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    questions = fmt.list_questions(source_nb)
-    summary = {"source": source_name,
-               "questions": {q.answer_id: q.points for q in questions},
-               "max_score": sum(q.points for q in questions),
-               "students": [r.to_dict() for r in results]}
-    (out / "results.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student"] + [q.answer_id for q in questions] + ["total", "max_score", "status"])
-    for r in results:
-        scores = r.question_scores()
-        writer.writerow([r.student] + [_number(scores.get(q.answer_id, 0)) for q in questions]
-                        + [_number(r.score), _number(r.max_score), r.status])
-    (out / "scores.csv").write_text(buffer.getvalue())
-    for r in results:
-        folder = out / _safe_name(r.student)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "results.json").write_text(
-            json.dumps(r.to_gradescope(), indent=2, sort_keys=True) + "\n")
-
-
-def _number(value):
-    return int(value) if float(value).is_integer() else value
-
-
-def _safe_name(name):
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "_"
