@@ -21,6 +21,16 @@ FAST_ENV = "COURSE_LIB_FAST"
 CACHE_ENV = "COURSE_LIB_CACHE"
 OFFLINE_ENV = "COURSE_LIB_OFFLINE"
 
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A download (dataset, weights, preset) or its preparation failed, or is impossible offline.
+
+    Its message says what failed and what to do. A lab's online cell catches
+    this one class and falls back to the offline data.
+    """
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 

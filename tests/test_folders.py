@@ -2,8 +2,6 @@
 
 import io
 import os
-import sys
-import types
 import warnings
 from pathlib import Path
 
@@ -20,7 +18,6 @@ import tensorflow as tf  # noqa: E402
 from course_lib.data import folders  # noqa: E402
 from course_lib.data.folders import (  # noqa: E402
     export_image_folder,
-    export_tfds_folder,
     load_image_folder,
     plot_class_balance,
     plot_image_batch,
@@ -731,86 +728,8 @@ def test_export_into_a_file(tmp_path):
         export_image_folder(images, labels, tmp_path / "f", CLASSES)
 
 
-# ---------------------------------------------------------------------------
-# Export from TensorFlow Datasets
-# ---------------------------------------------------------------------------
-
-def test_export_tfds_without_the_package(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import fails
-    with pytest.raises(ImportError, match="needs the tensorflow-datasets package.*export_image_folder"):
-        export_tfds_folder("tf_flowers", tmp_path / "f")
-
-
-class _FakeTfds(types.ModuleType):
-    """Stands in for tensorflow_datasets: records the call, serves encoded images."""
-
-    def __init__(self, fail=False):
-        super().__init__("tensorflow_datasets")
-        self.fail, self.calls = fail, []
-        self.decode = types.SimpleNamespace(SkipDecoding=lambda: "skip")
-
-    def load(self, name, split, as_supervised, with_info, download, decoders):
-        self.calls.append(dict(name=name, split=split, as_supervised=as_supervised,
-                               with_info=with_info, download=download, decoders=decoders))
-        if self.fail:
-            raise AssertionError("Dataset tf_flowers: could not find data")
-        encoded = []
-        for i in range(6):
-            buffer = io.BytesIO()
-            Image.fromarray(RNG.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
-                buffer, "JPEG" if i % 2 else "PNG")
-            encoded.append(buffer.getvalue())
-        dataset = tf.data.Dataset.from_tensor_slices((encoded, [0, 1, 2, 0, 1, 2]))
-        label = types.SimpleNamespace(names=["dandelion", "daisy", "roses"])
-        info = types.SimpleNamespace(features={"label": label},
-                                     splits={"train": types.SimpleNamespace(num_examples=6)})
-        return dataset, info
-
-    @staticmethod
-    def as_numpy(dataset):
-        return dataset.as_numpy_iterator()
-
-
-def test_export_tfds_offline_fails_at_once_with_a_way_out(tmp_path, monkeypatch):
-    fake = _FakeTfds(fail=True)
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
-    monkeypatch.setenv("COURSE_LIB_OFFLINE", "1")
-    with pytest.raises(ConnectionError, match="offline.*Run it on Colab.*export_image_folder"):
-        export_tfds_folder("tf_flowers", tmp_path / "f")
-    assert fake.calls[0]["download"] is False
-    assert not (tmp_path / "f").exists()
-
-
-def test_export_tfds_writes_the_encoded_files(tmp_path, monkeypatch):
-    fake = _FakeTfds()
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
-    monkeypatch.setenv("COURSE_LIB_OFFLINE", "0")
-    out = export_tfds_folder("tf_flowers", tmp_path / "f", classes=["daisy", "roses"], per_class=1)
-    call = fake.calls[0]
-    assert call["as_supervised"] and call["with_info"] and call["download"]
-    assert call["decoders"] == {"image": "skip"}
-    assert sorted(os.listdir(out)) == ["daisy", "roses"]
-    assert os.listdir(out / "daisy") == ["daisy_1.jpg"]  # index 1, JPEG bytes kept as .jpg
-    assert os.listdir(out / "roses") == ["roses_2.png"]
-    scan = scan_image_folder(out)
-    assert scan.counts == {"daisy": 1, "roses": 1}
-
-
-def test_export_tfds_bad_name_and_unknown_class(tmp_path, monkeypatch):
-    with pytest.raises(ValueError, match="name should be a TFDS dataset name"):
-        export_tfds_folder("", tmp_path / "f")
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _FakeTfds())
-    monkeypatch.setenv("COURSE_LIB_OFFLINE", "0")
-    with pytest.raises(ValueError, match="Unknown class 'tulips'"):
-        export_tfds_folder("tf_flowers", tmp_path / "f", classes=["tulips"])
-    fake = _FakeTfds(fail=True)
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
-    with pytest.raises(ValueError, match="could not load 'tf_flowers'.*Check the name"):
-        export_tfds_folder("tf_flowers", tmp_path / "g")
-
-
 def test_public_names_are_exported():
     import course_lib
-    for name in ("load_image_folder", "export_image_folder", "export_tfds_folder",
+    for name in ("load_image_folder", "export_image_folder",
                  "scan_image_folder", "plot_image_batch", "plot_class_balance"):
         assert getattr(course_lib, name) is getattr(folders, name)

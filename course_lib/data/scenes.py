@@ -510,7 +510,7 @@ def load_pet_segmentation(split="train", image_size=(128, 128), limit=None):
     height, width = _check_image_size(image_size, smallest=32, example="(128, 128)")
     if limit is not None:
         limit = _check_positive_int(limit, "limit", 1000)
-    from course_lib.data.folders import _load_tfds
+    from course_lib.data.tfds import load_tfds as _load_tfds
     tfds_split = split if limit is None else f"{split}[:{limit}]"
     dataset = _load_tfds("oxford_iiit_pet", tfds_split, caller="load_pet_segmentation",
                          offline_hint=_pet_offline_hint(), what="Oxford-IIIT Pet (about 800 MB)")
