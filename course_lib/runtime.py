@@ -22,7 +22,6 @@ CACHE_ENV = "COURSE_LIB_CACHE"
 OFFLINE_ENV = "COURSE_LIB_OFFLINE"
 
 
-
 class DatasetUnavailableError(RuntimeError):
     """A download (dataset, weights, preset) or its preparation failed, or is impossible offline.
 

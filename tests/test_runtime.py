@@ -92,3 +92,37 @@ def test_report_numbers_rejects_unmeasured_expected_names():
         report_numbers({"accuracy": 0.9}, expected={"mIoU": 0.7})
     with pytest.raises(ValueError, match="dict of name -> number"):
         report_numbers([0.9])
+
+
+def _tiny_lab(path, cells):
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_run_full_records_full_mode_numbers_and_writes_the_table(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    ok = _tiny_lab(tmp_path / "00_tiny.ipynb", [
+        "from course_lib import runtime",
+        "runtime.report_numbers({'test accuracy': 0.5 if runtime.is_fast_mode() else 0.9, 'images': 2500},"
+        " expected={'test accuracy': 0.93})"])
+    broken = _tiny_lab(tmp_path / "01_broken.ipynb", ["1 / 0"])
+    out = tmp_path / "full"
+    run = subprocess.run([sys.executable, str(root / "bench" / "run_full.py"), str(ok), str(broken),
+                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stdout + run.stderr  # one lab failed
+    record = json.loads((out / "00_tiny.json").read_text())
+    assert record["rows"][0] == {"name": "test accuracy", "measured": 0.9, "expected": 0.93,
+                                 "mode": "full"}
+    assert record["error"] is None and record["wall_seconds"] > 0 and "CPU" in record["machine"]
+    assert "run_full.py" in record["command"] and record["offline"] == "1"
+    assert "ZeroDivisionError" in json.loads((out / "01_broken.json").read_text())["error"]
+    table = (out / "results_full.md").read_text()
+    assert "| 00_tiny |" in table and "| test accuracy | 0.9 | 0.93 | images 2500 |" in table
+    assert "failed: ZeroDivisionError" in table
