@@ -6,40 +6,32 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from course_lib.diagnostics.filters import (KERNELS, convolve2d, get_feature_maps,  # noqa: E402
+from course_lib.diagnostics.filters import (KERNELS, convolve2d, correlate2d, get_feature_maps,  # noqa: E402
                                             plot_feature_maps, plot_filters, plot_kernel_results)
-from course_lib.diagnostics.mistakes import (confusion_matrix, plot_confusion_matrix,  # noqa: E402
-                                             plot_misclassified)
+from course_lib.diagnostics.mistakes import plot_confusion_matrix, plot_misclassified  # noqa: E402
 from course_lib.models.classic import build_toy_cnn  # noqa: E402
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.uniform(0, 255, (12, 10))
 
 
-def test_convolve2d_matches_tensorflow_with_flipped_kernel():
-    kernel = RNG.normal(size=(3, 3))
-    # tf.nn.conv2d is a cross-correlation: a true convolution uses the flipped kernel
-    expected = tf.nn.conv2d(IMAGE[None, ..., None], kernel[::-1, ::-1, None, None], 1, "SAME")
-    np.testing.assert_allclose(convolve2d(IMAGE, kernel), np.asarray(expected)[0, ..., 0], atol=1e-9)
-
-
-def test_lecture_kernels_do_what_they_say():
-    np.testing.assert_allclose(convolve2d(IMAGE, KERNELS["identity"]), IMAGE)
-    shifted = convolve2d(IMAGE, KERNELS["shift"])
+def test_lecture_kernels_do_what_they_say_under_conv2d():
+    # KERNELS are written for cross-correlation, what keras.layers.Conv2D computes
+    np.testing.assert_allclose(correlate2d(IMAGE, KERNELS["identity"]), IMAGE)
+    shifted = correlate2d(IMAGE, KERNELS["shift"])
     np.testing.assert_allclose(shifted[:, :-1], IMAGE[:, 1:])  # one pixel to the left
+    conv2d = tf.nn.conv2d(IMAGE[None, ..., None], KERNELS["shift"][:, :, None, None], 1, "SAME")
+    np.testing.assert_allclose(np.asarray(conv2d)[0, ..., 0], shifted, atol=1e-9)
+    np.testing.assert_allclose(convolve2d(IMAGE, KERNELS["shift"])[:, 1:], IMAGE[:, :-1])  # flipped: right
     flat = np.full((6, 6), 7.0)
-    np.testing.assert_allclose(convolve2d(flat, KERNELS["box_blur"])[1:-1, 1:-1], 7.0)
-    np.testing.assert_allclose(convolve2d(flat, KERNELS["sharpen"])[1:-1, 1:-1], 7.0)  # flat areas unchanged
+    np.testing.assert_allclose(correlate2d(flat, KERNELS["box_blur"])[1:-1, 1:-1], 7.0)
+    np.testing.assert_allclose(correlate2d(flat, KERNELS["sharpen"])[1:-1, 1:-1], 7.0)  # flat areas unchanged
     step = np.tile(np.r_[np.zeros(5), np.full(5, 100.0)], (6, 1))  # a vertical edge
-    edges = np.abs(convolve2d(step, KERNELS["vertical_edge"]))[1:-1, 1:-1]
+    edges = np.abs(correlate2d(step, KERNELS["vertical_edge"]))[1:-1, 1:-1]
     assert edges[:, 3:5].min() == 400 and edges[:, :2].max() == 0
 
 
-def test_convolve2d_errors():
-    with pytest.raises(ValueError, match=r"image should be a 2D grayscale array.*shape \(4, 4, 3\)"):
-        convolve2d(np.zeros((4, 4, 3)), KERNELS["identity"])
-    with pytest.raises(ValueError, match=r"kernel should be a 2D array with odd sizes.*\(2, 2\)"):
-        convolve2d(IMAGE, np.ones((2, 2)))
+def test_plot_kernel_results_errors():
     with pytest.raises(ValueError, match=r"kernels should be a non-empty dict"):
         plot_kernel_results(IMAGE, kernels={})
 
@@ -73,17 +65,21 @@ def test_filter_plot_errors():
     plt.close("all")
 
 
-def test_confusion_matrix_counts():
+def test_plot_confusion_matrix_shows_the_metrics_counts():
+    import course_lib
+    from course_lib.metrics import confusion_matrix
     y_true = [0, 0, 1, 2, 2, 2]
     y_pred = [0, 1, 1, 2, 0, 2]
-    matrix = confusion_matrix(y_true, y_pred)
-    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
-    probs = np.eye(3)[y_pred]
-    np.testing.assert_array_equal(confusion_matrix(y_true, probs, num_classes=4)[:3, :3], matrix)
+    assert course_lib.diagnostics.mistakes.confusion_matrix is confusion_matrix   # one confusion matrix
     ax = plot_confusion_matrix(y_true, y_pred, class_names=["a", "b", "c"])
     assert "accuracy 0.667" in ax.get_title()
-    assert ax.texts[0].get_text() == "0.50"
-    assert plot_confusion_matrix(y_true, y_pred, normalize=False).texts[8].get_text() == "2"
+    assert [t.get_text() for t in ax.texts[:3]] == ["0.50", "0.50", "0.00"]
+    counts = plot_confusion_matrix(y_true, y_pred, normalize=False)
+    expected = confusion_matrix(y_true, y_pred, num_classes=3)     # [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    assert [t.get_text() for t in counts.texts] == [str(v) for v in expected.ravel()]
+    probs = np.eye(3)[y_pred]                                       # probabilities are reduced with argmax
+    assert [t.get_text() for t in plot_confusion_matrix(y_true, probs, normalize=False).texts] == \
+        [str(v) for v in expected.ravel()]
     plt.close("all")
 
 
@@ -98,10 +94,10 @@ def test_misclassified_gallery(capsys):
 
 def test_mistakes_errors():
     with pytest.raises(ValueError, match=r"same length. Received: 3 and 2 labels"):
-        confusion_matrix([0, 1, 2], [0, 1])
+        plot_confusion_matrix([0, 1, 2], [0, 1])
     with pytest.raises(ValueError, match=r"y_true should be a 1D array of integer labels"):
-        confusion_matrix([0.5, 1.0], [0, 1])
-    with pytest.raises(ValueError, match=r"num_classes should be at least 1 \+ the largest label \(3\)"):
-        confusion_matrix([0, 2], [0, 1], num_classes=2)
+        plot_confusion_matrix([0.5, 1.0], [0, 1])
+    with pytest.raises(ValueError, match=r"class_names should name every label: labels go up to 2, but 2 names"):
+        plot_confusion_matrix([0, 2], [0, 1], class_names=["a", "b"])
     with pytest.raises(ValueError, match=r"images and labels should have the same length"):
         plot_misclassified(np.zeros((3, 4, 4)), [0, 1], [1, 0])

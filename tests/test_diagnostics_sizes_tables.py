@@ -1,7 +1,8 @@
 import keras
 import pytest
 
-from course_lib.diagnostics.sizes import conv_output_size, conv_params, receptive_field, trace_shapes
+from course_lib.diagnostics.sizes import (conv_output_size, conv_params, receptive_field, trace_shapes,
+                                          weight_sharing_params)
 from course_lib.diagnostics.tables import layer_table
 from course_lib.models.classic import build_toy_cnn, build_vgg16
 
@@ -108,3 +109,31 @@ def test_layer_table_toy_cnn_and_errors():
             return self.dense(x)
     with pytest.raises(ValueError, match=r"build .* with keras.Input"):
         layer_table(Subclassed())
+
+
+def test_weight_sharing_params_against_keras():
+    counts = weight_sharing_params((10, 12, 3), kernel_size=3, filters=4)
+    conv = keras.Sequential([keras.Input((10, 12, 3)), keras.layers.Conv2D(4, 3)])
+    dense = keras.Sequential([keras.Input((10 * 12 * 3,)), keras.layers.Dense(8 * 10 * 4)])
+    assert counts["convolutional"] == conv.count_params() == 112
+    assert counts["fully_connected"] == dense.count_params()
+    assert counts["locally_connected"] == 8 * 10 * 112    # one set of conv weights per output position
+    assert weight_sharing_params((28, 28, 1)) == {"fully_connected": 16_981_120, "locally_connected": 216_320,
+                                                  "convolutional": 320}
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(input_shape=(28, 28)), r"input_shape should be \(height, width, channels\).*\(28, 28\)"),
+    (dict(input_shape=(4, 4, 1), kernel_size=5), r"kernel_size \(5\) is larger than the input \(4x4\)"),
+    (dict(input_shape=(4, 4, 1), filters=0), r"filters should be an int >= 1"),
+])
+def test_weight_sharing_params_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        weight_sharing_params(**kwargs)
+
+
+def test_sizes_doctests():
+    import doctest
+
+    import course_lib.diagnostics.sizes as module
+    assert doctest.testmod(module).failed == 0

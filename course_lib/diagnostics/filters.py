@@ -1,7 +1,7 @@
 """What a CNN looks at: convolution by hand, first-layer filters, feature maps.
 
     KERNELS["vertical_edge"]                       # the lecture's 3x3 kernels
-    convolve2d(image, KERNELS["box_blur"])         # NumPy, "same" size output
+    correlate2d(image, KERNELS["box_blur"])        # NumPy, "same" size output, as Conv2D computes it
     plot_kernel_results(image); plt.show()         # all lecture kernels on one photo
     plot_filters(model); plt.show()                # first conv layer's kernels
     plot_feature_maps(model, image, "conv_2")      # what one layer outputs for one image
@@ -9,53 +9,25 @@
 
 import numpy as np
 
-#: The lecture's 3x3 kernels. `convolve2d` flips the kernel (a true convolution),
-#: so "shift" moves the picture one pixel to the left: out[i, j] = image[i, j + 1].
+from course_lib.scratch.conv import convolve2d, correlate2d  # noqa: F401  (re-exported)
+
+#: The lecture's 3x3 kernels, written for cross-correlation (`correlate2d`), which is what
+#: `keras.layers.Conv2D` computes: "shift" moves the picture one pixel to the left,
+#: out[i, j] = image[i, j + 1]. `convolve2d` flips the kernel first, so there the same
+#: "shift" kernel moves the picture to the right.
 KERNELS = {
     "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype="float64"),
-    "shift": np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0]], dtype="float64"),
+    "shift": np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]], dtype="float64"),
     "box_blur": np.full((3, 3), 1.0 / 9.0),
     "sharpen": np.array([[0, 0, 0], [0, 2, 0], [0, 0, 0]], dtype="float64") - np.full((3, 3), 1.0 / 9.0),
     "vertical_edge": np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype="float64"),
 }
 
 
-def convolve2d(image, kernel):
-    """Convolves a 2D grayscale image with a kernel (flipped, as in the definition), zero padding.
-
-    out[i, j] = sum over (u, v) of kernel[u, v] * image[i - u + ku // 2, j - v + kv // 2]
-
-    Args:
-        image: 2D array (height, width).
-        kernel: 2D array (kh, kw) with odd sizes.
-
-    Returns:
-        A float64 array with the shape of `image` ("same" output size).
-
-    Raises:
-        ValueError: `image` or `kernel` is not 2D, or a kernel size is even.
-    """
-    image = np.asarray(image, dtype="float64")
-    kernel = np.asarray(kernel, dtype="float64")
-    if image.ndim != 2:
-        raise ValueError(f"image should be a 2D grayscale array (height, width); convert colour "
-                         f"images with image.mean(axis=-1). Received: image of shape {image.shape}")
-    if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
-        raise ValueError(f"kernel should be a 2D array with odd sizes, e.g. 3x3. "
-                         f"Received: kernel of shape {kernel.shape}")
-    kh, kw = kernel.shape
-    padded = np.pad(image, ((kh // 2, kh // 2), (kw // 2, kw // 2)))
-    flipped = kernel[::-1, ::-1]
-    out = np.zeros_like(image)
-    height, width = image.shape
-    for u in range(kh):
-        for v in range(kw):
-            out += flipped[u, v] * padded[u:u + height, v:v + width]
-    return out
-
-
 def plot_kernel_results(image, kernels=None, ax=None):
-    """Shows `image` convolved with each kernel (by default the lecture's five), side by side.
+    """Shows `image` filtered by each kernel (by default the lecture's five) as Conv2D does, side by side.
+
+    Each panel is `correlate2d(image, kernel)`: cross-correlation, no flip.
 
     Args:
         image: 2D grayscale array.
@@ -78,7 +50,7 @@ def plot_kernel_results(image, kernels=None, ax=None):
         if len(axes) != len(kernels):
             raise ValueError(f"ax should hold one Axes per kernel ({len(kernels)}). Received: {len(axes)} Axes")
     for axis, (name, kernel) in zip(axes, kernels.items()):
-        result = convolve2d(image, kernel)
+        result = correlate2d(image, kernel)
         if name == "vertical_edge" or result.min() < -1e-9:
             axis.imshow(np.abs(result), cmap="gray")  # edges: magnitude of the response
         else:

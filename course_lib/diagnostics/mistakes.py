@@ -1,11 +1,13 @@
 """Which classes a model confuses, and the images it gets wrong.
 
     y_pred = model.predict(x_test, verbose=0).argmax(axis=1)
-    plot_confusion_matrix(y_test, y_pred, class_names=FASHION_MNIST_CLASSES)
+    plot_confusion_matrix(y_test, y_pred, class_names=FASHION_MNIST_CLASSES)   # counts: course_lib.metrics.confusion_matrix
     plot_misclassified(x_test, y_test, y_pred, class_names=FASHION_MNIST_CLASSES)
 """
 
 import numpy as np
+
+from course_lib.metrics import confusion_matrix
 
 
 def _as_labels(values, name):
@@ -28,34 +30,12 @@ def _check_pair(y_true, y_pred):
     return y_true, y_pred
 
 
-def confusion_matrix(y_true, y_pred, num_classes=None):
-    """Returns the confusion matrix: entry [i, j] counts images of class i predicted as j.
-
-    Args:
-        y_true: 1D int labels (or one-hot / probabilities, reduced with argmax).
-        y_pred: 1D int predictions (or probabilities).
-        num_classes: int or None (then 1 + the largest label seen).
-
-    Returns:
-        An int64 array (num_classes, num_classes).
-    """
-    y_true, y_pred = _check_pair(y_true, y_pred)
-    largest = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
-    if num_classes is None:
-        num_classes = largest
-    elif num_classes < largest:
-        raise ValueError(f"num_classes should be at least 1 + the largest label ({largest}). "
-                         f"Received: num_classes={num_classes!r}")
-    matrix = np.zeros((num_classes, num_classes), dtype="int64")
-    np.add.at(matrix, (y_true, y_pred), 1)
-    return matrix
-
-
 def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=True, ax=None):
     """Draws the confusion matrix (rows: true class, columns: predicted), with the values.
 
     Args:
-        y_true, y_pred: labels as in `confusion_matrix`.
+        y_true: 1D int labels (or one-hot / probabilities, reduced with argmax).
+        y_pred: 1D int predictions (or probabilities).
         class_names: list of names for the axes, or None for the indices.
         normalize: bool, show each row as fractions of that class (the diagonal is
             the per-class recall); False shows counts.
@@ -64,7 +44,13 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=True, ax=N
     Returns:
         The Axes.
     """
-    num_classes = len(class_names) if class_names is not None else None
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    largest = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
+    if class_names is not None and len(class_names) < largest:
+        raise ValueError(f"class_names should name every label: labels go up to {largest - 1}, but "
+                         f"{len(class_names)} names were given. Received: class_names={list(class_names)!r}")
+    num_classes = len(class_names) if class_names is not None else max(largest, 1)
+    # course_lib.metrics.confusion_matrix: rows are true classes, columns predictions
     matrix = confusion_matrix(y_true, y_pred, num_classes=num_classes)
     names = list(class_names) if class_names is not None else [str(i) for i in range(len(matrix))]
     values = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix

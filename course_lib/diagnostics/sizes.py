@@ -152,3 +152,39 @@ def receptive_field(num_layers, kernel_size=3):
     return 1 + num_layers * (kernel_size - 1)
 
 
+
+
+def weight_sharing_params(input_shape, kernel_size=3, filters=32):
+    """Parameters of three layers with the same input and output sizes, from no sharing to full sharing.
+
+    All three map `input_shape` (height, width, channels) to the output of a "valid",
+    stride-1 convolution, (height - K + 1, width - K + 1, filters), with biases:
+
+    - "fully_connected": every output value sees every input value (a Dense layer on the
+      flattened image): inputs * outputs + outputs;
+    - "locally_connected": every output value sees only its K x K x channels window, but each
+      position has its own weights: positions * (K * K * channels * filters + filters);
+    - "convolutional": the same window, and the same weights at every position:
+      K * K * channels * filters + filters.
+
+    Example:
+
+    >>> weight_sharing_params((28, 28, 1), kernel_size=3, filters=32)
+    {'fully_connected': 16981120, 'locally_connected': 216320, 'convolutional': 320}
+    """
+    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_shape)):
+        raise ValueError(f"input_shape should be (height, width, channels), e.g. (28, 28, 1). "
+                         f"Received: input_shape={input_shape!r}")
+    height, width, channels = input_shape
+    _check_int(kernel_size, "kernel_size", 1, 3)
+    _check_int(filters, "filters", 1, 32)
+    out_h, out_w = height - kernel_size + 1, width - kernel_size + 1
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"kernel_size ({kernel_size}) is larger than the input ({height}x{width}). "
+                         f"Received: input_shape={input_shape!r}, kernel_size={kernel_size}")
+    outputs = out_h * out_w * filters
+    per_position = conv_params(kernel_size, channels, filters)
+    return {"fully_connected": height * width * channels * outputs + outputs,
+            "locally_connected": out_h * out_w * per_position,
+            "convolutional": per_position}
