@@ -11,7 +11,7 @@ from course_lib import runtime
 
 __version__ = "0.1.0"
 
-runtime.quiet_tensorflow()
+runtime.quiet_tensorflow(import_tensorflow=False)  # env only: no TensorFlow import here
 
 # name -> module that defines it. Add a line when a module gains a public name.
 _EXPORTS = {

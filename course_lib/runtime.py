@@ -96,11 +96,17 @@ def _can_connect(host, port, timeout):
         return False
 
 
-def quiet_tensorflow():
+def quiet_tensorflow(import_tensorflow=True):
     """Silences TensorFlow's C++ and Python log noise (call before importing TF).
 
     Warnings that matter to a student (errors, deprecations in their own code)
     still show; oneDNN banners, CUDA probing messages and retracing chatter go.
+
+    Args:
+        import_tensorflow: True imports TensorFlow now (quietly) and quiets its
+            Python loggers; False only sets the environment variables that
+            TensorFlow reads when it is imported later (what `import course_lib`
+            does, so that importing it costs no TensorFlow import).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -108,7 +114,7 @@ def quiet_tensorflow():
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
     # Keras 3 warns on every fit() with a tf.data dataset that `shuffle` is ignored.
     warnings.filterwarnings("ignore", message=".*shuffle=True. was passed")
-    if "tensorflow" not in sys.modules and _tf_importable():
+    if import_tensorflow and "tensorflow" not in sys.modules and _tf_importable():
         # oneDNN stays on (it doubles CPU training speed); its banner is printed by
         # C++ before any log level applies, so import TensorFlow with fd 2 muted.
         with _stderr_fd_muted():

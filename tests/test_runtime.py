@@ -126,3 +126,34 @@ def test_run_full_records_full_mode_numbers_and_writes_the_table(tmp_path):
     table = (out / "results_full.md").read_text()
     assert "| 00_tiny |" in table and "| test accuracy | 0.9 | 0.93 | images 2500 |" in table
     assert "failed: ZeroDivisionError" in table
+
+
+def _python(code, **env):
+    import subprocess
+    import sys
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("TF_CPP_MIN_LOG_LEVEL", "ABSL_MIN_LOG_LEVEL", "GRPC_VERBOSITY")}
+    clean.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=clean)
+
+
+@pytest.mark.parametrize("module", ["course_lib", "course_lib.metrics", "course_lib.scratch"])
+def test_importing_the_numpy_parts_imports_no_tensorflow(module):
+    run = _python(f"import sys, importlib; m = importlib.import_module({module!r}); "
+                  f"import course_lib; course_lib.box_iou, course_lib.mean_iou, course_lib.runtime; "
+                  f"print(sorted(n for n in ('tensorflow', 'keras') if n in sys.modules))")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_tensorflow_is_quiet_after_import_course_lib_and_setup_notebook():
+    # import course_lib sets TensorFlow's log variables (the oneDNN and CUDA banners never
+    # print); setup_notebook quiets TensorFlow's Python loggers.
+    run = _python("import logging, sys; import course_lib; assert 'tensorflow' not in sys.modules; "
+                  "import tensorflow as tf; tf.constant(1.0) + 1; "
+                  "course_lib.runtime.setup_notebook(verbose=False); "
+                  "print(tf.get_logger().level == logging.ERROR)")
+    assert run.returncode == 0, run.stderr
+    assert "oneDNN" not in run.stderr and "cuda" not in run.stderr.lower()
+    assert run.stdout.strip().endswith("True")
