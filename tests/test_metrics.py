@@ -534,3 +534,24 @@ def test_top_level_exports():
     assert course_lib.mean_average_precision is mean_average_precision
     assert course_lib.non_max_suppression is non_max_suppression
     assert course_lib.mean_iou is mean_iou
+
+
+def test_coco_map_is_the_mean_of_101_point_maps_over_ten_thresholds():
+    from course_lib.metrics.detection import COCO_IOU_THRESHOLDS, coco_mean_average_precision
+    assert COCO_IOU_THRESHOLDS == (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+    rng = np.random.default_rng(5)
+    ground_truths, detections = [], []
+    for _ in range(6):
+        corners = rng.uniform(0, 50, (3, 2))
+        boxes = np.concatenate([corners, corners + rng.uniform(5, 20, (3, 2))], axis=1)
+        labels = rng.integers(1, 3, 3)
+        ground_truths.append({"boxes": boxes, "labels": labels})
+        detections.append({"boxes": boxes + rng.normal(0, 1.5, boxes.shape), "labels": labels,
+                           "scores": rng.uniform(0, 1, 3)})
+    result = coco_mean_average_precision(detections, ground_truths)
+    expected = [mean_average_precision(detections, ground_truths, iou_threshold=t, method="101_point")["map"]
+                for t in COCO_IOU_THRESHOLDS]
+    assert list(result["per_threshold"].values()) == expected
+    assert result["map"] == pytest.approx(np.mean(expected))
+    assert expected[0] > expected[-1]                 # jittered boxes pass at 0.5, fail at 0.95
+

@@ -4,18 +4,24 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import sys  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from course_lib.diagnostics.boxes import (map_table, plot_boxes, plot_detections, plot_nms,  # noqa: E402
                                           plot_precision_recall)
 from course_lib.metrics.detection import box_iou, mean_average_precision  # noqa: E402
-from course_lib.models.detection import (assign_anchors, build_tiny_detector, check_boxes,  # noqa: E402
-                                         compile_detector, decode_boxes, detect, detection_loss,
-                                         encode_boxes, make_anchors, make_detection_targets,
-                                         postprocess_detections)
+from course_lib.models.detection import (_read_detector_output, assign_anchors,  # noqa: E402
+                                         build_localizer, build_tiny_detector, check_boxes, coco_class_name,
+                                         compile_detector, compile_localizer, evaluate_localizer,
+                                         make_localization_targets, decode_boxes, detect, detection_loss,
+                                         encode_boxes, load_pretrained_detector, make_anchors,
+                                         make_detection_targets, postprocess_detections,
+                                         pretrained_detections)
 from course_lib.models.rcnn import (build_crop_classifier, build_fast_rcnn, crop_regions,  # noqa: E402
-                                    make_crop_dataset, make_sliding_windows, rcnn_detect, time_detector)
+                                    make_crop_dataset, make_sliding_windows, quantize_box, rcnn_detect,
+                                    roi_align, roi_pool, time_detector)
 
 
 # --------------------------------------------------------------------------- anchors
@@ -308,3 +314,150 @@ def test_map_table():
     lines = table.splitlines()
     assert lines[0].split() == ["class", "one-stage", "R-CNN"]
     assert lines[1].split() == ["cat", "0.500", "0.500"] and lines[-1].split() == ["mean", "0.750", "0.500"]
+
+
+# --------------------------------------------------------------------------- pretrained detector (online)
+
+def _tiny_retinanet(image_size=(64, 64)):
+    """A RetinaNet with KerasHub's real classes and output format, tiny and with random weights."""
+    keras_hub = pytest.importorskip("keras_hub")
+    encoder = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 8, 8, 8],
+        stackwise_num_blocks=[1, 1, 1, 1], stackwise_num_strides=[1, 2, 2, 2], block_type="basic_block")
+    backbone = keras_hub.models.RetinaNetBackbone(image_encoder=encoder, min_level=3, max_level=4, use_p5=False)
+    converter = keras_hub.layers.RetinaNetImageConverter(image_size=image_size, scale=1 / 255.0)
+    preprocessor = keras_hub.models.RetinaNetObjectDetectorPreprocessor(image_converter=converter)
+    model = keras_hub.models.RetinaNetObjectDetector(backbone=backbone, num_classes=91,
+                                                     preprocessor=preprocessor)
+    model.prediction_decoder.confidence_threshold = 0.0   # random weights: keep every box
+    return model
+
+
+def test_pretrained_detections_read_keras_hub_output_in_image_pixels():
+    # Issue 10: keras-hub >= 0.20 returns boxes, confidence, labels, num_detections ("classes" is gone).
+    import keras
+    model = _tiny_retinanet()
+    image = np.random.default_rng(0).uniform(0, 255, (48, 96, 3))     # not the model's 64x64
+    found = pretrained_detections(model, image, score_threshold=0.0)
+    assert set(found) == {"boxes", "labels", "scores"}
+    n = len(found["scores"])
+    assert n > 0 and found["boxes"].shape == (n, 4) and found["labels"].shape == (n,)
+    assert found["labels"].dtype == np.int64 and (found["labels"] >= 0).all() and (found["labels"] < 91).all()
+    assert np.all(np.diff(found["scores"]) <= 0)                       # best first
+    boxes = found["boxes"]
+    assert (boxes[:, 2] >= boxes[:, 0]).all() and (boxes[:, 3] >= boxes[:, 1]).all()   # xyxy, not yxyx
+    # The model saw the image at 64x64 and answered "yxyx": back to "xyxy" in this 96 x 48 image.
+    raw = model.predict(keras.ops.image.resize(image[None].astype("float32"), (64, 64)), verbose=0)
+    order = np.argsort(-np.asarray(raw["confidence"])[0][:n], kind="stable")
+    y1, x1, y2, x2 = np.asarray(raw["boxes"])[0][:n][order].T
+    expected = np.clip(np.stack([x1 * 1.5, y1 * 0.75, x2 * 1.5, y2 * 0.75], axis=1), 0, [96, 48, 96, 48])
+    np.testing.assert_allclose(boxes, expected, rtol=1e-4, atol=1e-3)
+    threshold = float(np.median(found["scores"]))
+    kept = pretrained_detections(model, image, score_threshold=threshold)
+    assert (kept["scores"] >= threshold).all() and len(kept["scores"]) < n
+    with pytest.raises(ValueError, match=r"one colour image of shape \(height, width, 3\).*\(48, 96\)"):
+        pretrained_detections(model, image[..., 0])
+
+
+def test_detector_output_of_an_old_keras_hub_says_what_to_do():
+    old = {"boxes": np.zeros((1, 2, 4)), "classes": np.zeros((1, 2)), "confidence": np.ones((1, 2)),
+           "num_detections": np.array([2])}
+    with pytest.raises(ValueError, match=r"lacks \['labels'\].*upgrade keras-hub"):
+        _read_detector_output(old)
+
+
+def test_load_pretrained_detector_fails_with_one_catchable_error(monkeypatch):
+    from course_lib.runtime import DatasetUnavailableError
+    monkeypatch.setitem(sys.modules, "keras_hub", None)                 # not installed
+    with pytest.raises(DatasetUnavailableError, match="needs the keras-hub package.*pip install keras-hub"):
+        load_pretrained_detector()
+    monkeypatch.undo()
+    keras_hub = pytest.importorskip("keras_hub")
+    monkeypatch.setenv("COURSE_LIB_OFFLINE", "1")
+    with pytest.raises(DatasetUnavailableError, match="offline"):
+        load_pretrained_detector()
+
+    def refuse(*args, **kwargs):
+        raise OSError("HTTP 503 from the model host")
+
+    monkeypatch.setenv("COURSE_LIB_OFFLINE", "0")
+    monkeypatch.setattr(keras_hub.models.RetinaNetObjectDetector, "from_preset", refuse)
+    with pytest.raises(DatasetUnavailableError, match="could not download.*OSError: HTTP 503"):
+        load_pretrained_detector()
+
+
+def test_coco_class_name():
+    pytest.importorskip("keras_hub")
+    assert coco_class_name(1) == "person" and coco_class_name(12345) == "12345"
+
+
+# --------------------------------------------------------------------------- RoI pooling vs RoIAlign
+
+def _ramp(stride=8, size=8):
+    """A feature map whose value is the x (in input pixels) of each cell's centre."""
+    return np.tile((np.arange(size) + 0.5) * stride, (size, 1))
+
+
+def test_quantize_box_snaps_to_cell_boundaries():
+    np.testing.assert_array_equal(quantize_box([13, 13, 45, 45], stride=8), [16, 16, 48, 48])
+    np.testing.assert_array_equal(quantize_box([11, 3, 12, 4], stride=8), [8, 0, 16, 8])   # at least one cell
+    np.testing.assert_array_equal(quantize_box([12, 0, 20, 8], stride=8), [16, 0, 24, 8])  # halves round up
+    with pytest.raises(ValueError, match=r"box should be 4 numbers.*Received: box=\[1.0, 2.0\]"):
+        quantize_box([1, 2])
+
+
+def test_roi_pool_reads_the_snapped_region_and_roi_align_the_exact_one():
+    ramp = _ramp()
+    # RoI pooling reads cells 2..5 (pixels 16-48): bins {2, 3} and {4, 5}, max = right cell's centre
+    np.testing.assert_allclose(roi_pool(ramp, [13, 13, 45, 45], (2, 2)), [[28, 44], [28, 44]])
+    # RoIAlign samples at exact positions; on a linear map the bin average is the bin's centre
+    np.testing.assert_allclose(roi_align(ramp, [13, 13, 45, 45], (2, 2)), [[21, 37], [21, 37]])
+    np.testing.assert_allclose(roi_align(ramp, [13, 13, 45, 45], (2, 2), sampling_ratio=1), [[21, 37]] * 2)
+    # channels are pooled independently
+    stacked = np.stack([ramp, -ramp], axis=-1)
+    assert roi_align(stacked, [13, 13, 45, 45]).shape == (2, 2, 2)
+    np.testing.assert_allclose(roi_pool(stacked, [13, 13, 45, 45])[..., 1], [[-20, -36], [-20, -36]])
+
+
+def test_roi_align_with_one_sample_is_crop_and_resize():
+    rng = np.random.default_rng(0)
+    feature_map = rng.normal(size=(8, 8, 3))
+    for box in ([13, 13, 45, 45], [2.5, 7, 30, 61.5], [0, 0, 64, 64]):
+        expected = crop_regions(feature_map[None], [box], (3, 2), stride=8)[0]
+        np.testing.assert_allclose(roi_align(feature_map, box, (3, 2), sampling_ratio=1), expected, atol=1e-5)
+
+
+def test_roi_errors():
+    with pytest.raises(ValueError, match=r"x_max > x_min.*Received: box=\[5.0, 0.0, 5.0, 8.0\]"):
+        roi_align(_ramp(), [5, 0, 5, 8])
+    with pytest.raises(ValueError, match=r"feature_map should be one map.*\(8,\)"):
+        roi_pool(np.zeros(8), [0, 0, 8, 8])
+    with pytest.raises(ValueError, match="sampling_ratio should be a positive int.*Received: sampling_ratio=0"):
+        roi_align(_ramp(), [0, 0, 8, 8], sampling_ratio=0)
+    with pytest.raises(ValueError, match="stride should be a positive int.*Received: stride=0"):
+        crop_regions(np.zeros((1, 8, 8, 1)), [[0, 0, 8, 8]], (2, 2), stride=0)
+
+
+# --------------------------------------------------------------------------- classification plus localisation
+
+def test_localization_targets_and_localizer():
+    from course_lib.data.scenes import make_fashion_scenes
+    scenes = make_fashion_scenes(24, max_objects=1, seed=0)
+    targets = make_localization_targets(scenes)
+    assert targets["class"].tolist() == [int(l[0]) - 1 for l in scenes.labels]
+    np.testing.assert_allclose(targets["box"] * 64, np.concatenate(scenes.boxes))
+    ys, xs = np.nonzero(scenes.masks[0])
+    np.testing.assert_allclose(targets["keypoint"][0] * 64, [xs.mean() + 0.5, ys.mean() + 0.5], rtol=1e-5)
+    box = targets["box"][0]
+    assert box[0] <= targets["keypoint"][0, 0] <= box[2] and box[1] <= targets["keypoint"][0, 1] <= box[3]
+    model = compile_localizer(build_localizer((64, 64, 1), num_classes=4, filters=(4, 8), dense_units=8))
+    assert {k: tuple(v.shape) for k, v in model.output.items()} == {
+        "class": (None, 4), "box": (None, 4), "keypoint": (None, 2)}
+    model.fit(scenes.images, targets, epochs=1, batch_size=8, verbose=0)
+    result = evaluate_localizer(model, scenes)
+    assert 0 <= result["accuracy"] <= 1 and 0 <= result["mean_box_iou"] <= 1
+    assert result["boxes"].shape == (24, 4) and result["keypoints"].shape == (24, 2)
+    assert (result["boxes"][:, 2:] >= result["boxes"][:, :2]).all() and set(result["labels"]) <= {1, 2, 3, 4}
+    assert result["keypoint_error_px"] > 0
+    with pytest.raises(ValueError, match=r"exactly one object per image.*max_objects=1"):
+        make_localization_targets(make_fashion_scenes(6, max_objects=3, seed=0))

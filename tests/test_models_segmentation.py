@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 
 from course_lib.data.scenes import make_fashion_scenes  # noqa: E402
 from course_lib.models.segmentation import (bilinear_upsampling_kernel, build_fcn,  # noqa: E402
+                                            dense_as_convolution,
                                             build_unet, checkerboard_demo, compile_segmentation_model,
                                             fit_segmentation_model, format_scores_table, insert_zeros,
                                             plot_checkerboard_demo, predict_masks, segmentation_scores,
@@ -266,3 +267,36 @@ def test_unet_overfits_a_handful_of_scenes():
     scores = segmentation_scores(scenes.masks, predicted, scenes.class_names)
     assert scores["mean_iou"] > 0.9, (scores, history.history["loss"][-1])
     assert history.history["learning_rate"][-1] < 0.2 * history.history["learning_rate"][0]   # cosine decay
+
+
+def test_fcn_skip_fusion_builds_fcn_16s_and_8s_and_starts_as_the_coarse_net():
+    coarse = build_fcn((64, 64, 1), num_classes=5, skip_levels=0)
+    fcn8 = build_fcn((64, 64, 1), num_classes=5, skip_levels=2)
+    names = [layer.name for layer in fcn8.layers]
+    assert {"fuse1_up", "score_pool2", "fuse1", "fuse2_up", "score_pool1", "fuse2"} <= set(names)
+    assert fcn8.get_layer("fuse2").output.shape == (None, 32, 32, 5)       # stride 2 before the last x2
+    assert fcn8.get_layer("upsample").kernel.shape == (4, 4, 5, 5)
+    # 87,157 - the x8 upsampling (16 * 16 * 25) + two x2 (4 * 4 * 25 each) + two 1x1 scores (32 * 5 + 5, 16 * 5 + 5)
+    assert fcn8.count_params() == 87157 - 6400 + 2 * 400 + 400 + 165 + 85
+    assert build_fcn((64, 64, 1), num_classes=5, skip_levels=1).output_shape == (None, 64, 64, 5)
+    # zero-initialised skip scores: at the start, each fusion passes the upsampled coarse scores unchanged
+    probe = keras.Model(fcn8.input, [fcn8.get_layer("fuse1_up").output, fcn8.get_layer("fuse1").output])
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 1)).astype("float32")
+    upsampled, fused = probe.predict(x, verbose=0)
+    np.testing.assert_array_equal(upsampled, fused)
+    for bad in (3, -1, True):
+        with pytest.raises(ValueError, match=rf"skip_levels should be an int from 0 to len\(filters\) - 1 = 2.*Received: skip_levels={bad}"):
+            build_fcn((64, 64, 1), skip_levels=bad)
+
+
+def test_dense_as_convolution_is_the_same_dense_layer_and_slides_on_larger_maps():
+    dense = keras.layers.Dense(10, activation="relu")
+    dense.build((None, 4 * 4 * 6))
+    conv = dense_as_convolution(dense, (4, 4, 6))
+    assert conv.kernel.shape == (4, 4, 6, 10)            # covers the whole map, not 1x1
+    x = np.random.default_rng(1).normal(size=(3, 4, 4, 6)).astype("float32")
+    np.testing.assert_allclose(np.asarray(conv(x))[:, 0, 0], np.asarray(dense(x.reshape(3, -1))), atol=1e-5)
+    assert conv(np.zeros((1, 9, 7, 6), "float32")).shape == (1, 6, 4, 10)   # a grid of outputs
+    with pytest.raises(ValueError, match=r"takes 96 inputs, but a flattened \(4, 4, 5\) map has 80"):
+        dense_as_convolution(dense, (4, 4, 5))
+

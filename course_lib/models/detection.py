@@ -602,6 +602,225 @@ def detect(model, images, score_threshold=0.5, iou_threshold=0.5, max_detections
                                    score_threshold, iou_threshold, max_detections) for out in outputs]
 
 
+# --------------------------------------------------------------------------- classification plus localisation
+
+def make_localization_targets(scenes):
+    """Targets for one object per image: its class, its box and a keypoint, in [0, 1] coordinates.
+
+    The keypoint is the centre of mass of the object's visible pixels (`masks > 0`),
+    a point the box alone does not give (a bag's handle, a sneaker's sole move it
+    away from the box's centre), as a pose regressor's joints would be.
+
+    Args:
+        scenes: a `Scenes` from `make_fashion_scenes(..., max_objects=1)`.
+
+    Returns:
+        A dict of float32/int arrays: "class" `(n,)` 0-based class ids (`labels - 1`),
+        "box" `(n, 4)` "xyxy" divided by the image's width and height, "keypoint" `(n, 2)`
+        `(x, y)` divided likewise.
+
+    Raises:
+        ValueError: an image does not hold exactly one object.
+    """
+    counts = [len(labels) for labels in scenes.labels]
+    if any(count != 1 for count in counts):
+        bad = [i for i, count in enumerate(counts) if count != 1][:5]
+        raise ValueError(f"make_localization_targets needs exactly one object per image (classification "
+                         f"plus localisation); images {bad} hold {[counts[i] for i in bad]}. Make the scenes "
+                         f"with make_fashion_scenes(..., max_objects=1).")
+    height, width = scenes.masks.shape[1:3]
+    scale = np.array([width, height, width, height], dtype="float32")
+    boxes = np.concatenate(scenes.boxes).astype("float32") / scale
+    rows, columns = np.mgrid[0:height, 0:width]
+    inside = (scenes.masks > 0).astype("float64")
+    area = inside.sum(axis=(1, 2))
+    keypoints = np.stack([(inside * (columns + 0.5)).sum(axis=(1, 2)) / area / width,
+                          (inside * (rows + 0.5)).sum(axis=(1, 2)) / area / height], axis=1)
+    classes = np.concatenate(scenes.labels).astype("int64") - 1
+    return {"class": classes, "box": boxes, "keypoint": keypoints.astype("float32")}
+
+
+def build_localizer(input_shape=(64, 64, 1), num_classes=4, filters=(16, 32, 64), dense_units=128):
+    """Classification plus localisation: one CNN, three heads (class, box, keypoint).
+
+    The backbone of `build_tiny_detector` (conv 3x3 - ReLU - max pooling per entry of
+    `filters`), flattened, one dense layer, then: "class" (`num_classes` logits), "box"
+    (4 numbers, "xyxy" in [0, 1], sigmoid) and "keypoint" (`(x, y)` in [0, 1], sigmoid).
+    The box and the keypoint are plain regression outputs trained with an L2 loss
+    (`compile_localizer`).
+
+    Returns:
+        An uncompiled `keras.Model` with a dict output {"class", "box", "keypoint"}.
+    """
+    num_classes = _check_num_classes(num_classes)
+    runtime.quiet_tensorflow()
+    import keras
+    inputs = keras.Input(tuple(input_shape), name="images")
+    x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
+    for i, f in enumerate(filters, start=1):
+        x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
+    outputs = {"class": keras.layers.Dense(num_classes, name="class")(x),
+               "box": keras.layers.Dense(4, activation="sigmoid", name="box")(x),
+               "keypoint": keras.layers.Dense(2, activation="sigmoid", name="keypoint")(x)}
+    return keras.Model(inputs, outputs, name="localizer")
+
+
+def compile_localizer(model, learning_rate=2e-3, box_weight=10.0):
+    """Adam; cross-entropy for the class, L2 (mean squared error) for the box and the keypoint.
+
+    The coordinates are in [0, 1], so their squared errors are small (0.01 is a box off
+    by 10 % of the image): `box_weight` scales both L2 terms up to the cross-entropy's size.
+    """
+    import keras
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss={"class": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        "box": "mse", "keypoint": "mse"},
+                  loss_weights={"class": 1.0, "box": float(box_weight), "keypoint": float(box_weight)})
+    return model
+
+
+def evaluate_localizer(model, scenes, batch_size=64):
+    """Class accuracy, box IoU and keypoint error of a localizer on single-object scenes.
+
+    Returns:
+        A dict: "accuracy", "mean_box_iou", "box_iou_at_least_0.5" (share of boxes with
+        IoU >= 0.5), "keypoint_error_px" (mean distance in pixels), and the predictions
+        "labels" (1..K, as in the scenes), "boxes" and "keypoints" in pixels.
+    """
+    targets = make_localization_targets(scenes)
+    height, width = scenes.masks.shape[1:3]
+    predicted = model.predict(scenes.images, batch_size=batch_size, verbose=0)
+    scale = np.array([width, height, width, height], dtype="float64")
+    boxes = np.asarray(predicted["box"], dtype="float64") * scale
+    true_boxes = targets["box"].astype("float64") * scale
+    boxes = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], 1)
+    ious = np.array([box_iou(b, t) for b, t in zip(boxes, true_boxes)])
+    keypoints = np.asarray(predicted["keypoint"], dtype="float64") * [width, height]
+    true_keypoints = targets["keypoint"].astype("float64") * [width, height]
+    labels = np.asarray(predicted["class"]).argmax(axis=1)
+    return {"accuracy": float(np.mean(labels == targets["class"])), "mean_box_iou": float(ious.mean()),
+            "box_iou_at_least_0.5": float(np.mean(ious >= 0.5)),
+            "keypoint_error_px": float(np.linalg.norm(keypoints - true_keypoints, axis=1).mean()),
+            "labels": labels + 1, "boxes": boxes.astype("float32"), "keypoints": keypoints.astype("float32")}
+
+
+# --------------------------------------------------------------------------- a pretrained detector (online)
+
+#: KerasHub's RetinaNet (ResNet-50 + feature pyramid) trained on COCO at 800x800, about 130 MB.
+PRETRAINED_DETECTOR = "retinanet_resnet50_fpn_coco"
+
+#: The keys of a KerasHub object detector's `predict` output since keras-hub 0.20.
+DETECTOR_OUTPUT_KEYS = ("boxes", "confidence", "labels", "num_detections")
+
+
+def load_pretrained_detector(preset=PRETRAINED_DETECTOR):
+    """Loads KerasHub's RetinaNet trained on COCO (online; the first call downloads about 130 MB).
+
+    Args:
+        preset: a KerasHub preset of `keras_hub.models.RetinaNetObjectDetector`.
+
+    Returns:
+        The `keras_hub.models.RetinaNetObjectDetector`.
+
+    Raises:
+        DatasetUnavailableError: keras-hub is not installed, the machine is offline, or
+            the download failed; the message says what to do. A lab cell catches this
+            one class and goes on without the pretrained detector.
+    """
+    what = f"load_pretrained_detector({preset!r})"
+    try:
+        import keras_hub
+    except ImportError as error:
+        raise runtime.DatasetUnavailableError(
+            f"{what} needs the keras-hub package, which is not installed. On Colab it is "
+            f"preinstalled; elsewhere run `pip install keras-hub` (the weights are downloaded, so you "
+            f"must be online).") from error
+    if runtime.is_offline():
+        raise runtime.DatasetUnavailableError(
+            f"{what} must download the weights (about 130 MB), but this machine is offline "
+            f"({runtime.OFFLINE_ENV}=1 or no connection). Run it on Colab or online.")
+    try:
+        return keras_hub.models.RetinaNetObjectDetector.from_preset(preset)
+    except Exception as error:  # noqa: BLE001 - kagglehub, HTTP and file errors all mean "no model"
+        raise runtime.DatasetUnavailableError(
+            f"{what} could not download or build the preset: {type(error).__name__}: {error}. "
+            f"Check the preset's name (e.g. {PRETRAINED_DETECTOR!r}); if the host is down, try "
+            f"again later.") from error
+
+
+def _read_detector_output(output):
+    """The first image's boxes, labels and scores from a KerasHub detector's `predict` dict."""
+    missing = [key for key in DETECTOR_OUTPUT_KEYS if key not in output]
+    if missing:
+        raise ValueError(
+            f"The detector's predict() output should hold {list(DETECTOR_OUTPUT_KEYS)} (KerasHub "
+            f"object detectors since keras-hub 0.20), but it lacks {missing}. Received keys: "
+            f"{sorted(output)}; upgrade keras-hub (`pip install -U keras-hub`).")
+    count = int(np.asarray(output["num_detections"]).reshape(-1)[0])
+    boxes = np.asarray(output["boxes"], dtype="float32")[0][:count]
+    labels = np.asarray(output["labels"]).astype("int64")[0][:count]
+    scores = np.asarray(output["confidence"], dtype="float32")[0][:count]
+    return boxes, labels, scores
+
+
+def pretrained_detections(model, image, score_threshold=0.5):
+    """Runs a KerasHub object detector on one image; boxes come back in the image's pixels.
+
+    The image is resized to the size the model's preprocessor expects (800x800 for the
+    COCO RetinaNet), so that its boxes are in known pixels; they are converted from the
+    model's `bounding_box_format` ("yxyx" for RetinaNet) to "xyxy", scaled back to
+    the image's own size and clipped to it.
+
+    Args:
+        model: a `keras_hub.models.ObjectDetector`, e.g. from `load_pretrained_detector`.
+        image: `(height, width, 3)` array, pixels in [0, 255].
+        score_threshold: keep the detections whose confidence is at least this.
+
+    Returns:
+        A dict `{"boxes": (n, 4) float32 "xyxy", "labels": (n,) int64 (COCO ids for the
+        COCO presets, see `keras_hub.utils.coco_id_to_name`), "scores": (n,) float32}`,
+        best first.
+
+    Raises:
+        ValueError: the image is not `(height, width, 3)`, a bad threshold, or the model's
+            output lacks the keys of `DETECTOR_OUTPUT_KEYS` (a keras-hub older than 0.20).
+    """
+    import keras
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"image should be one colour image of shape (height, width, 3). "
+                         f"Received: image.shape={image.shape}")
+    score_threshold = _check_threshold(score_threshold, "score_threshold", 0.5)
+    height, width = image.shape[:2]
+    converter = getattr(getattr(model, "preprocessor", None), "image_converter", None)
+    size = getattr(converter, "image_size", None) or (height, width)
+    resized = keras.ops.convert_to_numpy(
+        keras.ops.image.resize(image[None].astype("float32"), tuple(size)))
+    boxes, labels, scores = _read_detector_output(model.predict(resized, verbose=0))
+    boxes = keras.ops.convert_to_numpy(keras.utils.bounding_boxes.convert_format(
+        boxes, source=getattr(model, "bounding_box_format", "yxyx"), target="xyxy",
+        height=size[0], width=size[1]))
+    boxes = boxes * np.array([width / size[1], height / size[0]] * 2)
+    boxes = np.clip(boxes, 0, [width, height, width, height]).astype("float32")
+    order = np.argsort(-scores, kind="stable")
+    order = order[scores[order] >= score_threshold]
+    return {"boxes": boxes[order].reshape(-1, 4), "labels": labels[order], "scores": scores[order]}
+
+
+def coco_class_name(class_id):
+    """The COCO name of a KerasHub COCO class id (e.g. 1 -> "person"), or the id as text."""
+    try:
+        from keras_hub.utils import coco_id_to_name
+        return coco_id_to_name(int(class_id))
+    except (ImportError, KeyError):
+        return str(int(class_id))
+
+
 __all__ = ["LAB_ANCHORS", "make_anchors", "encode_boxes", "decode_boxes", "check_boxes", "assign_anchors",
            "make_detection_targets", "build_tiny_detector", "detection_loss", "DetectionLoss",
-           "compile_detector", "postprocess_detections", "detect"]
+           "compile_detector", "postprocess_detections", "detect", "PRETRAINED_DETECTOR", "DETECTOR_OUTPUT_KEYS",
+           "load_pretrained_detector", "pretrained_detections", "coco_class_name", "make_localization_targets",
+           "build_localizer", "compile_localizer", "evaluate_localizer"]

@@ -43,14 +43,19 @@ def make_sliding_windows(image_size=(64, 64), stride=8, sizes=(16, 28), aspect_r
     return make_anchors((height, width), (height // stride, width // stride), sizes, aspect_ratios)
 
 
-def crop_regions(images, boxes, crop_size=(32, 32), box_indices=None):
+def crop_regions(images, boxes, crop_size=(32, 32), box_indices=None, stride=1):
     """Crops regions out of images (or feature maps) and resizes them: `tf.image.crop_and_resize`.
+
+    Each crop cell is sampled (bilinearly) at its centre: on a feature map, this is
+    RoIAlign with one sample per bin (see `roi_align`).
 
     Args:
         images: `(num_images, height, width, channels)` array or tensor.
-        boxes: `(num_regions, 4)` "xyxy" boxes in pixels of `images`.
+        boxes: `(num_regions, 4)` "xyxy" boxes in input pixels.
         crop_size: `(height, width)` of every crop.
         box_indices: `(num_regions,)` image of each box; None when there is one image.
+        stride: input pixels per cell of `images`: 1 for images, 8 for a feature map
+            computed with three 2x2 poolings.
 
     Returns:
         float32 array `(num_regions, crop_height, crop_width, channels)`; parts of a box outside
@@ -66,8 +71,13 @@ def crop_regions(images, boxes, crop_size=(32, 32), box_indices=None):
         box_indices = np.zeros(len(boxes), dtype="int32")
     runtime.quiet_tensorflow()
     import tensorflow as tf
-    return tf.image.crop_and_resize(images, _normalized_yxyx(boxes, images.shape[1:3], crop_size),
-                                    np.asarray(box_indices, dtype="int32"), crop_size).numpy()
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride should be a positive int (input pixels per cell of images, e.g. 8 for "
+                         f"a feature map after three 2x2 poolings). Received: stride={stride!r}")
+    rows, columns = images.shape[1:3]
+    normalized = _normalized_yxyx(boxes, (rows * stride, columns * stride), crop_size, (rows, columns))
+    return tf.image.crop_and_resize(images, normalized, np.asarray(box_indices, dtype="int32"),
+                                    crop_size).numpy()
 
 
 def _normalized_yxyx(boxes, image_size, crop_size, feature_size=None):
@@ -263,5 +273,113 @@ def time_detector(model, images, score_threshold=0.5, iou_threshold=0.5):
     return detections, (time.perf_counter() - start) / len(images)
 
 
+# --------------------------------------------------------------------------- RoI pooling vs RoIAlign
+
+def _check_roi_args(feature_map, box, output_size, stride):
+    feature_map = np.asarray(feature_map, dtype="float64")
+    if feature_map.ndim not in (2, 3):
+        raise ValueError(f"feature_map should be one map (height, width) or (height, width, channels). "
+                         f"Received: feature_map.shape={feature_map.shape}")
+    box = np.asarray(box, dtype="float64").reshape(-1)
+    if box.shape != (4,) or not (box[2] > box[0] and box[3] > box[1]):
+        raise ValueError(f"box should be one \"xyxy\" box (x_min, y_min, x_max, y_max) in input pixels with "
+                         f"x_max > x_min and y_max > y_min. Received: box={box.tolist()}")
+    bins = _check_pair(output_size, "output_size", "(2, 2)")
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride should be a positive int (input pixels per feature-map cell, e.g. 8). "
+                         f"Received: stride={stride!r}")
+    return feature_map, box, bins
+
+
+def quantize_box(box, stride=8):
+    """The region RoI pooling really reads: the box snapped to the feature-map grid, in pixels.
+
+    Fast R-CNN's RoI pooling rounds each coordinate to the nearest cell boundary
+    (`floor(v / stride + 0.5)` cells, halves up), keeping at least one cell.
+
+    >>> quantize_box([13, 13, 45, 45], stride=8)       # 3 px off on every side
+    array([16., 16., 48., 48.])
+    """
+    box = np.asarray(box, dtype="float64").reshape(-1)
+    if box.shape != (4,):
+        raise ValueError(f"box should be 4 numbers (x_min, y_min, x_max, y_max). Received: box={box.tolist()}")
+    cells = np.floor(box / stride + 0.5)
+    cells[2:] = np.maximum(cells[2:], cells[:2] + 1)
+    return cells * stride
+
+
+def roi_pool(feature_map, box, output_size=(2, 2), stride=8):
+    """RoI pooling (Fast R-CNN): snap the box to the grid, split it into bins, max of each bin.
+
+    The box is quantised twice: its edges to whole cells (`quantize_box`), then the
+    bins to whole cells (bin i covers cells floor(i * n / bins) to ceil((i + 1) * n / bins)).
+
+    Args:
+        feature_map: `(height, width)` or `(height, width, channels)`.
+        box: "xyxy" in input pixels.
+        output_size: `(rows, columns)` of bins.
+        stride: input pixels per cell.
+
+    Returns:
+        `(rows, columns)` or `(rows, columns, channels)` float64.
+    """
+    feature_map, box, (rows, columns) = _check_roi_args(feature_map, box, output_size, stride)
+    x1, y1, x2, y2 = (quantize_box(box, stride) / stride).astype(int)
+    height, width = feature_map.shape[:2]
+    x1, x2 = min(max(x1, 0), width - 1), min(max(x2, 1), width)
+    y1, y2 = min(max(y1, 0), height - 1), min(max(y2, 1), height)
+    x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
+    out = np.empty((rows, columns) + feature_map.shape[2:])
+    for i in range(rows):
+        top, bottom = y1 + (i * (y2 - y1)) // rows, y1 + -(-(i + 1) * (y2 - y1) // rows)
+        for j in range(columns):
+            left, right = x1 + (j * (x2 - x1)) // columns, x1 + -(-(j + 1) * (x2 - x1) // columns)
+            out[i, j] = feature_map[top:max(bottom, top + 1), left:max(right, left + 1)].max(axis=(0, 1))
+    return out
+
+
+def _bilinear(feature_map, y, x):
+    height, width = feature_map.shape[:2]
+    y, x = np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)
+    y0, x0 = np.minimum(np.floor(y).astype(int), height - 1), np.minimum(np.floor(x).astype(int), width - 1)
+    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+    wy, wx = y - y0, x - x0
+    if feature_map.ndim == 3:
+        wy, wx = wy[..., None], wx[..., None]
+    return ((1 - wy) * (1 - wx) * feature_map[y0, x0] + (1 - wy) * wx * feature_map[y0, x1]
+            + wy * (1 - wx) * feature_map[y1, x0] + wy * wx * feature_map[y1, x1])
+
+
+def roi_align(feature_map, box, output_size=(2, 2), stride=8, sampling_ratio=2):
+    """RoIAlign (Mask R-CNN): no rounding; each bin averages bilinear samples at exact positions.
+
+    Each bin gets `sampling_ratio x sampling_ratio` regularly spaced points, read by
+    bilinear interpolation between the 4 nearest cell centres (cell j's centre is at
+    pixel `(j + 0.5) * stride`). With `sampling_ratio=1`, one point at each bin's centre:
+    what `crop_regions(..., stride=stride)` (`tf.image.crop_and_resize`) computes.
+
+    Args:
+        feature_map, box, output_size, stride: as in `roi_pool`.
+        sampling_ratio: points per bin along each axis.
+
+    Returns:
+        `(rows, columns)` or `(rows, columns, channels)` float64.
+    """
+    feature_map, box, (rows, columns) = _check_roi_args(feature_map, box, output_size, stride)
+    if isinstance(sampling_ratio, bool) or not isinstance(sampling_ratio, int) or sampling_ratio < 1:
+        raise ValueError(f"sampling_ratio should be a positive int (2 in Mask R-CNN). "
+                         f"Received: sampling_ratio={sampling_ratio!r}")
+    x1, y1, x2, y2 = box / stride - 0.5          # in cell units, cell centres at integers
+    steps = (np.arange(sampling_ratio) + 0.5) / sampling_ratio
+    ys = y1 + (np.arange(rows)[:, None] + steps) * (y2 - y1) / rows         # (rows, samples)
+    xs = x1 + (np.arange(columns)[:, None] + steps) * (x2 - x1) / columns
+    out = np.empty((rows, columns) + feature_map.shape[2:])
+    for i in range(rows):
+        for j in range(columns):
+            y, x = np.meshgrid(ys[i], xs[j], indexing="ij")
+            out[i, j] = _bilinear(feature_map, y.ravel(), x.ravel()).mean(axis=0)
+    return out
+
+
 __all__ = ["make_sliding_windows", "crop_regions", "make_crop_dataset", "build_crop_classifier", "rcnn_detect",
-           "build_fast_rcnn", "time_detector"]
+           "build_fast_rcnn", "time_detector", "quantize_box", "roi_pool", "roi_align"]

@@ -272,6 +272,38 @@ def bilinear_upsampling_kernel(factor, channels):
     return kernel
 
 
+def dense_as_convolution(dense_layer, input_shape):
+    """The convolution that computes what a Dense layer on a flattened feature map computes.
+
+    A Dense layer after `Flatten` on an `(h, w, c)` map sees the whole map at once: it is a
+    convolution whose kernel covers the whole map, `h x w x c -> units`, "valid" padding
+    (FCN turned VGG's fc6, on 7x7x512 maps, into a 7x7 convolution; fc7 and the classifier,
+    which see 1x1 maps, into 1x1 convolutions). On a larger input, the convolution slides
+    and gives a grid of outputs where the Dense layer gave one vector.
+
+    Args:
+        dense_layer: a built `keras.layers.Dense` that follows `Flatten` on `input_shape`.
+        input_shape: `(h, w, c)` of the map before `Flatten`.
+
+    Returns:
+        A built `keras.layers.Conv2D(units, (h, w))` with the Dense layer's weights.
+
+    Raises:
+        ValueError: the Dense layer's input size is not h * w * c.
+    """
+    height, width, channels = (int(v) for v in input_shape)
+    kernel, bias = dense_layer.get_weights()
+    if kernel.shape[0] != height * width * channels:
+        raise ValueError(f"dense_layer takes {kernel.shape[0]} inputs, but a flattened {input_shape} map has "
+                         f"{height * width * channels}; pass the shape of the map before Flatten. "
+                         f"Received: input_shape={tuple(input_shape)}")
+    conv = layers.Conv2D(kernel.shape[1], (height, width), padding="valid",
+                         activation=dense_layer.get_config()["activation"], name=f"{dense_layer.name}_as_conv")
+    conv.build((None, height, width, channels))
+    conv.set_weights([kernel.reshape(height, width, channels, kernel.shape[1]), bias])
+    return conv
+
+
 # --------------------------------------------------------------------------- builders
 
 def _conv_block(x, filters, batch_norm, name):
@@ -285,7 +317,8 @@ def _conv_block(x, filters, batch_norm, name):
     return x
 
 
-def build_fcn(input_shape=(64, 64, 1), num_classes=5, filters=(16, 32, 64), upsampling="transposed"):
+def build_fcn(input_shape=(64, 64, 1), num_classes=5, filters=(16, 32, 64), upsampling="transposed",
+              skip_levels=0):
     """Builds a small fully convolutional network: conv encoder, 1x1 scores, one upsampling back to input size.
 
     The FCN-32s idea at small scale: the encoder is a classification CNN without its
@@ -312,6 +345,12 @@ def build_fcn(input_shape=(64, 64, 1), num_classes=5, filters=(16, 32, 64), upsa
         upsampling: "transposed": a `Conv2DTranspose(num_classes, 2f, strides=f, padding="same")`
             initialized as a bilinear interpolation (`bilinear_upsampling_kernel`) and trained;
             "bilinear": a fixed `UpSampling2D(f, interpolation="bilinear")`, no parameters.
+        skip_levels: 0 for one upsampling of the coarsest scores (FCN-32s style); k > 0 fuses
+            the scores of the k pooling outputs before the last one, as FCN-16s (k = 1) and
+            FCN-8s (k = 2) do: upsample the scores x2 ("fuse{i}_up", bilinear-initialised
+            transposed conv), add a 1x1 score layer on the finer pooling output
+            ("score_pool{b}", zero-initialised so that training starts from the coarse
+            net's answer), repeat; then upsample by `2 ** (len(filters) - k)`.
 
     Returns:
         An uncompiled `keras.Model` named "fcn": uint8 or float pixels in [0, 255] ->
@@ -332,7 +371,10 @@ def build_fcn(input_shape=(64, 64, 1), num_classes=5, filters=(16, 32, 64), upsa
         raise ValueError(f"upsampling should be one of {UPSAMPLING_METHODS}. Received: upsampling={upsampling!r}")
     _check_divisible(input_shape, len(filters), f"An FCN with {len(filters)} blocks", "fewer filters entries",
                      f"filters={filters!r}")
-    factor = 2 ** len(filters)
+    if isinstance(skip_levels, bool) or not isinstance(skip_levels, int) or not 0 <= skip_levels < len(filters):
+        raise ValueError(f"skip_levels should be an int from 0 to len(filters) - 1 = {len(filters) - 1} (0: one "
+                         f"upsampling, FCN-32s style; 1: FCN-16s; 2: FCN-8s). Received: skip_levels={skip_levels!r}")
+    pools = []
     inputs = keras.Input(input_shape, name="image")
     x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)
     for block, num_filters in enumerate(filters, start=1):
@@ -340,8 +382,19 @@ def build_fcn(input_shape=(64, 64, 1), num_classes=5, filters=(16, 32, 64), upsa
             x = layers.Conv2D(num_filters, 3, padding="same", activation="relu",
                               name=f"block{block}_conv{i}")(x)
         x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+        pools.append(x)
     x = layers.Conv2D(2 * filters[-1], 1, activation="relu", name="fc_conv")(x)
     x = layers.Conv2D(num_classes, 1, name="score")(x)
+    for level in range(1, skip_levels + 1):
+        block = len(filters) - level          # the pooling output one level finer
+        x = layers.Conv2DTranspose(num_classes, 4, strides=2, padding="same", use_bias=False,
+                                   kernel_initializer=keras.initializers.Constant(
+                                       bilinear_upsampling_kernel(2, num_classes)),
+                                   name=f"fuse{level}_up")(x)
+        finer = layers.Conv2D(num_classes, 1, kernel_initializer="zeros",
+                              name=f"score_pool{block}")(pools[block - 1])
+        x = layers.Add(name=f"fuse{level}")([x, finer])
+    factor = 2 ** (len(filters) - skip_levels)
     if upsampling == "transposed":
         kernel = bilinear_upsampling_kernel(factor, num_classes)
         x = layers.Conv2DTranspose(num_classes, 2 * factor, strides=factor, padding="same", use_bias=False,
@@ -534,4 +587,4 @@ def format_scores_table(results):
 __all__ = ["transposed_conv_output_size", "insert_zeros", "transposed_conv_by_hand", "checkerboard_demo",
            "plot_checkerboard_demo", "bilinear_upsampling_kernel", "build_fcn", "build_unet",
            "compile_segmentation_model", "fit_segmentation_model", "predict_masks", "segmentation_scores",
-           "format_scores_table"]
+           "format_scores_table", "dense_as_convolution"]
