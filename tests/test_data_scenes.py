@@ -9,6 +9,7 @@ import pytest
 
 matplotlib.use("Agg")
 
+from course_lib.runtime import DatasetUnavailableError  # noqa: E402
 from course_lib.data import scenes as scenes_module  # noqa: E402
 from course_lib.data.scenes import (PET_CLASSES, SCENE_CLASSES, check_segmentation_data,  # noqa: E402
                                     colorize_masks, fill_holes, load_pet_segmentation,
@@ -215,7 +216,7 @@ class _FakeTfds(types.ModuleType):
 
 def test_pet_loader_without_the_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import fails
-    with pytest.raises(ImportError, match="needs the tensorflow-datasets package.*make_fashion_scenes"):
+    with pytest.raises(DatasetUnavailableError, match="needs the tensorflow-datasets package.*make_fashion_scenes"):
         load_pet_segmentation()
 
 
@@ -223,7 +224,7 @@ def test_pet_loader_offline_fails_at_once_with_a_way_out(monkeypatch):
     fake = _FakeTfds(fail=True)
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
     monkeypatch.setenv("COURSE_LIB_OFFLINE", "1")
-    with pytest.raises(ConnectionError, match="offline.*Run it on Colab.*make_fashion_scenes"):
+    with pytest.raises(DatasetUnavailableError, match="offline.*Run it on Colab.*make_fashion_scenes"):
         load_pet_segmentation("train", limit=10)
     assert fake.calls == [dict(name="oxford_iiit_pet", split="train[:10]", download=False)]
 
@@ -244,8 +245,37 @@ def test_pet_loader_maps_trimaps_and_resizes(monkeypatch, capsys):
 def test_pet_loader_other_failure_is_not_called_offline(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", _FakeTfds(fail=True))
     monkeypatch.setenv("COURSE_LIB_OFFLINE", "0")
-    with pytest.raises(ValueError, match="could not load 'oxford_iiit_pet'"):
+    with pytest.raises(DatasetUnavailableError, match="could not download or prepare.*oxford_iiit_pet"):
         load_pet_segmentation()
+
+
+class _FailingTfds(_FakeTfds):
+    """A download that fails as the dataset's host does (an HTTP error arrives as ValueError)."""
+
+    def load(self, name, split, download):
+        raise ValueError("Failed to get url https://www.robots.ox.ac.uk/... HTTP code: 503")
+
+
+def test_pet_loader_http_failure_is_one_catchable_error(monkeypatch):
+    # Lab 05's online cell catches DatasetUnavailableError only: a ValueError from the host
+    # (issue 10) must arrive as that class, with the host's message and the way out.
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _FailingTfds())
+    monkeypatch.setenv("COURSE_LIB_OFFLINE", "0")
+    with pytest.raises(DatasetUnavailableError, match="HTTP code: 503.*make_fashion_scenes"):
+        load_pet_segmentation("train", limit=4)
+
+
+def test_pet_loader_with_the_real_builder_mocked(monkeypatch):
+    # tfds.testing.mock_data generates examples from the real oxford_iiit_pet builder's
+    # features (key names, dtypes, shapes): only the download is faked.
+    tfds = pytest.importorskip("tensorflow_datasets")
+    monkeypatch.setenv("COURSE_LIB_OFFLINE", "0")
+    with tfds.testing.mock_data(num_examples=3):
+        images, masks = load_pet_segmentation("train", image_size=(32, 32), limit=3)
+    assert images.shape[1:] == (32, 32, 3) and images.dtype == np.uint8
+    assert masks.shape == images.shape[:3] and masks.dtype == np.uint8
+    assert set(np.unique(masks)) <= {0, 1, 2}
+    check_segmentation_data(images, masks, num_classes=len(PET_CLASSES))
 
 
 @pytest.mark.parametrize("kwargs, match", [
