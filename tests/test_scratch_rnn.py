@@ -420,3 +420,20 @@ def test_plot_errors(rng):
     with pytest.raises(ValueError, match=r"units should be indices in \[0, 2\], e.g. units=\[0, 5, 7\]. "
                                          r"Received: units=\[3\]"):
         plot_gate_activations(rnn, names=("hidden",), units=[3])
+
+
+def test_layers_and_worked_example_do_not_need_the_functions_lab06_asks_for(monkeypatch):
+    # Lab 06 forbids rnn_step, lstm_step and lstm_cell_update in its from-scratch questions (the grader
+    # makes them raise); the cells before those questions use the worked example and the layers.
+    import course_lib.scratch.rnn as rnn
+
+    def forbidden(*args, **kwargs):
+        raise RuntimeError("forbidden")
+
+    for name in ("rnn_step", "lstm_step", "lstm_cell_update", "clip_by_global_norm"):
+        monkeypatch.setattr(rnn, name, forbidden)
+    np.testing.assert_allclose(rnn.rnn_worked_example().hidden[-1], [-0.2043, 0.1472], atol=5e-5)
+    x = np.random.default_rng(0).normal(size=(2, 5, 3))
+    assert rnn.LSTM(3, 4, seed=0).forward(x).shape == (2, 4)
+    assert rnn.SimpleRNN(3, 4, seed=0).forward(x).shape == (2, 4)
+    assert len(rnn.gradient_norms_through_time(rnn.LSTMCell(3, 4, seed=0), sequence_length=5)) == 5

@@ -177,6 +177,12 @@ def lstm_cell_update(z, c_prev):
         raise ValueError(
             f"z should have shape (batch_size, 4*units) and c_prev (batch_size, units). "
             f"Received: z.shape={z.shape}, c_prev.shape={c_prev.shape}")
+    return _lstm_update(z, c_prev)
+
+
+def _lstm_update(z, c_prev):
+    # The cells call this one: lab 06's from-scratch question forbids the public functions
+    # (the grader makes them raise), and the LSTM layers must keep working without them.
     i, f, g, o = np.split(z, 4, axis=1)
     i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
     c = f * c_prev + i * g          # additive path: keep a share f of the old memory, write i * g
@@ -196,7 +202,10 @@ def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
     """
     x_t, h_prev, kernel, recurrent_kernel, bias = _check_step_shapes(
         x_t, h_prev, kernel, recurrent_kernel, bias, gates=4)
-    return lstm_cell_update(x_t @ kernel + h_prev @ recurrent_kernel + bias, c_prev)
+    c_prev = np.asarray(c_prev)
+    if c_prev.shape != h_prev.shape:
+        raise ValueError(f"c_prev should have the shape of h_prev, {h_prev.shape}. Received: c_prev.shape={c_prev.shape}")
+    return _lstm_update(x_t @ kernel + h_prev @ recurrent_kernel + bias, c_prev)
 
 
 # ----- cells -------------------------------------------------------------------------------------
@@ -309,7 +318,7 @@ class LSTMCell(RNNCell):
         """Returns `(output, new_states, cache)`; `states` is `[h_prev, c_prev]`; output is h_t."""
         p = self.params
         h_prev, c_prev = states
-        h, c, gates = lstm_cell_update(x_t @ p["kernel"] + h_prev @ p["recurrent_kernel"] + p["bias"], c_prev)
+        h, c, gates = _lstm_update(x_t @ p["kernel"] + h_prev @ p["recurrent_kernel"] + p["bias"], c_prev)
         cache = {"x": x_t, "h_prev": h_prev, "c_prev": c_prev, "c": c, "h": h, **gates}
         return h, [h, c], cache
 
@@ -679,7 +688,8 @@ def rnn_worked_example(inputs=WORKED_INPUTS):
     h = np.zeros((1, 2))
     pre, hidden = [], []
     for x in inputs:  # the same three weights at every step
-        pre.append((np.array([[x]]) @ kernel + h @ recurrent_kernel + bias)[0])
-        h = rnn_step(np.array([[x]]), h, kernel, recurrent_kernel, bias)
+        z = np.array([[x]]) @ kernel + h @ recurrent_kernel + bias
+        h = np.tanh(z)    # written out, not rnn_step: lab 06 asks for rnn_step from scratch
+        pre.append(z[0])
         hidden.append(h[0])
     return RNNWorkedExample(inputs, kernel, recurrent_kernel, bias, np.array(pre), np.array(hidden))
