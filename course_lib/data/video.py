@@ -1,0 +1,372 @@
+"""Short video clips whose label only motion tells (offline), and UCF101 clips (online).
+
+Offline, seeded, in NumPy: `make_moving_fashion` draws clips of a Fashion-MNIST
+item gliding across a noisy canvas, beside a still distractor item. The label is
+the **direction** of the motion (right, left, down, up). The canvas wraps around
+(an item leaving on the right comes back on the left) and the start position is
+uniform, so every single frame has the same distribution whatever the label: a
+model that sees one frame is at chance (1 / 4) by construction, and only a model
+that compares frames can do better.
+
+    data = make_moving_fashion(1000, num_frames=8, image_size=32, seed=1)
+    data.clips         # (1000, 8, 32, 32, 1) uint8: (clips, time, height, width, channels)
+    data.labels        # (1000,) int32 in 0..3, data.class_names[k] is the direction
+    data.item_labels   # (1000,) the Fashion-MNIST class of the moving item (independent of the label)
+
+Online (Colab), `load_ucf101_clips` samples the same layout of clips from
+UCF101 (13,320 YouTube videos of 101 human actions) through TensorFlow Datasets:
+same models, only `input_shape` and `num_classes` change.
+
+Shapes follow Keras's `Conv3D`: `(batch_size, time, height, width, channels)`.
+"""
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from course_lib import runtime
+from course_lib.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+
+#: The offline labels: the direction in which the item moves.
+MOTION_CLASSES = ("right", "left", "down", "up")
+
+# (row step, column step) of each direction in MOTION_CLASSES, per unit of speed.
+_DIRECTIONS = np.array([(0, 1), (0, -1), (1, 0), (-1, 0)])
+
+#: The TFDS name of the online dataset: UCF101, first train/test split, frames 256x256.
+UCF101_NAME = "ucf101/ucf101_1_256"
+
+#: Environment variable that lets a lab's online cell download and prepare UCF101.
+UCF101_ENV = "COURSE_LIB_UCF101"
+
+#: Size of UCF101's archive (bytes), from tensorflow_datasets/url_checksums/ucf101.txt.
+UCF101_DOWNLOAD_BYTES = 6_960_400_115
+
+
+class VideoClips(NamedTuple):
+    """What `make_moving_fashion` and `load_ucf101_clips` return; unpacks as a tuple or reads by name.
+
+    Attributes:
+        clips: uint8 array `(num_clips, num_frames, height, width, channels)`, pixels in [0, 255].
+        labels: int32 array `(num_clips,)`, the class of each clip, an index into `class_names`.
+        item_labels: int32 array `(num_clips,)`: for the generated clips, the Fashion-MNIST class
+            of the moving item (drawn independently of the label); -1 for real videos.
+        class_names: list of the class names.
+    """
+
+    clips: np.ndarray
+    labels: np.ndarray
+    item_labels: np.ndarray
+    class_names: list
+
+    @property
+    def num_classes(self):
+        """Number of classes (chance accuracy is 1 / num_classes on balanced labels)."""
+        return len(self.class_names)
+
+
+def _check_int(value, name, minimum, example):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} should be an int >= {minimum}, e.g. {name}={example}. "
+                         f"Received: {name}={value!r}")
+    return int(value)
+
+
+def _check_clips(clips, name="clips"):
+    """Returns `clips` as an array of 5 dimensions (clips, time, height, width, channels), or raises."""
+    array = np.asarray(clips)
+    if array.ndim != 5 or array.shape[1] < 2:
+        raise ValueError(
+            f"{name} should have 5 dimensions (clips, time, height, width, channels) with at least "
+            f"2 frames, e.g. shape (100, 8, 32, 32, 1); add a clip axis with {name}[None] for one "
+            f"clip. Received: {name} with shape {array.shape}")
+    return array
+
+
+def _shrink_items(images, item_size):
+    """Resizes 28x28 Fashion-MNIST items to item_size x item_size (area average), uint8."""
+    import PIL.Image
+    if item_size == images.shape[1]:
+        return images
+    return np.stack([np.asarray(PIL.Image.fromarray(image).resize((item_size, item_size),
+                                                                  PIL.Image.BOX))
+                     for image in images])
+
+
+def make_moving_fashion(num_clips=1000, num_frames=8, image_size=32, speed=2, item_size=14,
+                        split="train", seed=1337):
+    """Clips of a Fashion-MNIST item moving in one of four directions; the label is the direction.
+
+    Each clip shows, on a canvas of Gaussian noise (standard deviation 20 grey levels on a
+    mean of 30), a **moving item** that shifts by `speed` pixels per frame in its clip's
+    direction, and a **still distractor** item, both `item_size` pixels wide and drawn from
+    Fashion-MNIST (the training images for `split="train"`, the test images otherwise). The
+    canvas wraps around. Labels are balanced, and the start position, the items and the noise
+    are drawn independently of the label, so any one frame says nothing about it:
+
+        frame:   0          1          2        ...
+        right:   [ X   ]    [  X  ]    [   X ]        -> label 0
+        up:      X at row r, then r - speed, r - 2 speed ...   -> label 3
+
+    Args:
+        num_clips: number of clips.
+        num_frames: frames per clip (>= 2).
+        image_size: side of the square frames, in pixels (>= item_size).
+        speed: pixels per frame (>= 1); the item travels `speed * (num_frames - 1)` pixels.
+        item_size: side of the items, in pixels (Fashion-MNIST's 28 shrunk by area averaging).
+        split: "train" or "test": which Fashion-MNIST images the items come from, so that a
+            test set of clips shows items the model never saw.
+        seed: the same seed gives the same clips; the first k clips of a call are those of a
+            call with `num_clips=k`.
+
+    Returns:
+        A `VideoClips` with clips uint8 `(num_clips, num_frames, image_size, image_size, 1)`,
+        labels int32 in 0..3 (`MOTION_CLASSES`), item_labels (the moving item's Fashion-MNIST class).
+
+    Raises:
+        ValueError: a size is not an int in range, or `split` is not "train" or "test".
+
+    Example:
+
+    >>> data = make_moving_fashion(8, num_frames=4, image_size=32, seed=0)
+    >>> data.clips.shape, data.class_names[data.labels[0]] in MOTION_CLASSES
+    ((8, 4, 32, 32, 1), True)
+    """
+    num_clips = _check_int(num_clips, "num_clips", 1, 1000)
+    num_frames = _check_int(num_frames, "num_frames", 2, 8)
+    item_size = _check_int(item_size, "item_size", 4, 14)
+    image_size = _check_int(image_size, "image_size", item_size, 32)
+    speed = _check_int(speed, "speed", 1, 2)
+    if 2 * speed >= image_size:
+        raise ValueError(f"speed should be less than image_size / 2 = {image_size / 2:g}: on a canvas that "
+                         f"wraps around, a step of half the canvas looks the same in both directions. "
+                         f"Received: speed={speed}, image_size={image_size}")
+    if split not in ("train", "test"):
+        raise ValueError(f'split should be "train" or "test" (which Fashion-MNIST images the items '
+                         f'come from). Received: split={split!r}')
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed should be an int >= 0, e.g. seed=1337. Received: seed={seed!r}")
+
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist(subset="small")
+    images, item_classes = (x_train, y_train) if split == "train" else (x_test, y_test)
+    split_id = 0 if split == "train" else 1
+    # Every block of 4 labels is a permutation (balanced); every clip draws from its own generator,
+    # so the first k clips do not depend on num_clips.
+    labels = np.concatenate([np.random.default_rng([int(seed), split_id, 0, block]).permutation(4)
+                             for block in range((num_clips + 3) // 4)])[:num_clips].astype("int32")
+    clips = np.empty((num_clips, num_frames, image_size, image_size, 1), dtype="uint8")
+    moving_items = np.empty(num_clips, dtype="int64")
+    for i in range(num_clips):
+        rng = np.random.default_rng([int(seed), split_id, 1, i])
+        picks = rng.integers(0, len(images), size=2)                  # moving item, still distractor
+        starts = rng.integers(0, image_size, size=(2, 2))             # top-left (row, column) of each
+        noise = rng.normal(30.0, 20.0, size=(num_frames, image_size, image_size))
+        moving_items[i] = picks[0]
+        item, distractor = _shrink_items(images[picks], item_size)
+        still = _place(distractor, starts[1], image_size)
+        step = _DIRECTIONS[labels[i]] * speed
+        for t in range(num_frames):
+            moving = _place(item, starts[0] + t * step, image_size)
+            clips[i, t, :, :, 0] = np.clip(np.maximum(noise[t], np.maximum(still, moving)), 0, 255)
+    return VideoClips(clips, labels, item_classes[moving_items].astype("int32"), list(MOTION_CLASSES))
+
+
+def _place(item, position, image_size):
+    """A canvas with `item` whose top-left corner is at `position` (row, column), wrapping around."""
+    canvas = np.zeros((image_size, image_size))
+    size = item.shape[0]
+    rows = (position[0] + np.arange(size)) % image_size
+    columns = (position[1] + np.arange(size)) % image_size
+    canvas[np.ix_(rows, columns)] = item
+    return canvas
+
+
+def frame_differences(clips):
+    """Differences of consecutive frames, `clips[:, t + 1] - clips[:, t]`: the two-stream motion input.
+
+    Where nothing moves, the difference is only noise; where the item moves, it is large,
+    positive at its leading edge and negative at its trailing edge. Computed in float32,
+    so that uint8 clips do not wrap around (3 - 5 would be 254 in uint8).
+
+    Args:
+        clips: array `(num_clips, num_frames, height, width, channels)`, num_frames >= 2.
+
+    Returns:
+        float32 array `(num_clips, num_frames - 1, height, width, channels)`.
+
+    Raises:
+        ValueError: `clips` does not have 5 dimensions and at least 2 frames.
+
+    Example:
+
+    >>> clips = np.arange(3, dtype="uint8").reshape(1, 3, 1, 1, 1) * np.uint8(5)
+    >>> frame_differences(clips).ravel().tolist()
+    [5.0, 5.0]
+    """
+    clips = _check_clips(clips).astype("float32")
+    return clips[:, 1:] - clips[:, :-1]
+
+
+def stack_frames_as_channels(clips):
+    """Early fusion's input: the frames of each clip side by side along the channel axis.
+
+    Channel `t * channels + c` of the result is channel `c` of frame `t`, the layout a
+    `keras.layers.Reshape((height, width, num_frames * channels))` of `(time, h, w, c)`
+    frames moved to `(h, w, time, c)` gives. A 2-D convolution on it sees every frame at
+    once in its first layer: that is early fusion (Karpathy et al., 2014).
+
+    Args:
+        clips: array `(num_clips, num_frames, height, width, channels)`.
+
+    Returns:
+        array `(num_clips, height, width, num_frames * channels)`, same dtype.
+
+    Raises:
+        ValueError: `clips` does not have 5 dimensions and at least 2 frames.
+
+    Example:
+
+    >>> clips = np.zeros((2, 8, 32, 32, 1), dtype="uint8")
+    >>> stack_frames_as_channels(clips).shape
+    (2, 32, 32, 8)
+    """
+    clips = _check_clips(clips)
+    num_clips, num_frames, height, width, channels = clips.shape
+    return clips.transpose(0, 2, 3, 1, 4).reshape(num_clips, height, width, num_frames * channels)
+
+
+def plot_clips(clips, labels=None, class_names=None, num_clips=4, predicted=None, axes=None):
+    """Draws clips as rows of frames (time runs to the right), titled with their labels.
+
+    Args:
+        clips: array `(num_clips, num_frames, height, width, channels)`.
+        labels: optional int array, the true class of each clip.
+        class_names: optional list of names for the labels.
+        num_clips: how many clips (rows) to draw, from the first.
+        predicted: optional int array of predicted classes, shown beside the true ones.
+        axes: optional 2-D array of matplotlib axes, at least (num_clips, num_frames).
+
+    Returns:
+        The 2-D array of axes drawn on.
+    """
+    import matplotlib.pyplot as plt
+    clips = _check_clips(clips)
+    num_clips = min(_check_int(num_clips, "num_clips", 1, 4), len(clips))
+    num_frames = clips.shape[1]
+    if axes is None:
+        _, axes = plt.subplots(num_clips, num_frames, figsize=(1.3 * num_frames, 1.45 * num_clips),
+                               squeeze=False)
+    for i in range(num_clips):
+        for t in range(num_frames):
+            frame = clips[i, t]
+            ax = axes[i, t]
+            ax.imshow(frame[..., 0] if frame.shape[-1] == 1 else frame, cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"t = {t}", fontsize=8)
+        if labels is not None:
+            name = class_names[labels[i]] if class_names is not None else str(labels[i])
+            if predicted is not None:
+                guess = class_names[predicted[i]] if class_names is not None else str(predicted[i])
+                name = f"{name}\n(pred. {guess})"
+            axes[i, 0].set_ylabel(name, fontsize=8)
+    return axes
+
+
+def ucf101_requested():
+    """True when the environment variable COURSE_LIB_UCF101 is set to 1 (download allowed)."""
+    import os
+    return os.environ.get(UCF101_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_ucf101_clips(split="train", num_frames=8, image_size=64, classes=None, limit=None):
+    """Clips of UCF101 (101 human actions, 13,320 videos) from TensorFlow Datasets, online.
+
+    `num_frames` frames are taken at evenly spaced times over each whole video, resized
+    bilinearly to `image_size` x `image_size` (UCF101's 320x240 frames are already 256x256
+    in this TFDS configuration), and kept as uint8 RGB, the layout `make_moving_fashion`
+    returns, so the same model builders run on both.
+
+    **Size.** The first call downloads UCF101's archive (6.96 GB) and TensorFlow Datasets
+    decodes all 13,320 videos into JPEG frames with ffmpeg, which takes hours of a Colab
+    session and tens of GB of disk; set `TFDS_DATA_DIR` to a Drive folder to prepare it
+    once and reuse it. Later calls read the prepared copy. Offline, it fails at once
+    unless that copy exists.
+
+    Args:
+        split: "train" (9,537 videos of split 1) or "test" (3,783).
+        num_frames: frames per clip (>= 2).
+        image_size: side of the square frames (>= 16).
+        classes: action names or indices to keep (e.g. ["ApplyEyeMakeup", "Basketball"]);
+            None keeps all 101. Labels are renumbered 0..len(classes)-1 in the order given.
+        limit: int, read only the first `limit` videos of the split (before the class filter).
+
+    Returns:
+        A `VideoClips` with clips uint8 `(n, num_frames, image_size, image_size, 3)`.
+
+    Raises:
+        ValueError: bad arguments, unknown classes, or no video of the classes in the split.
+        DatasetUnavailableError: tensorflow-datasets missing, offline without a prepared
+            copy, or the download or preparation failed.
+
+    Example (Colab, after preparation):
+
+    >>> data = load_ucf101_clips("train", classes=["Basketball", "Biking", "Diving"], limit=3000)
+    >>> data.clips.shape[1:]
+    (8, 64, 64, 3)
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f'split should be "train" or "test" (UCF101 has no other split). '
+                         f'Received: split={split!r}')
+    num_frames = _check_int(num_frames, "num_frames", 2, 8)
+    image_size = _check_int(image_size, "image_size", 16, 64)
+    if limit is not None:
+        limit = _check_int(limit, "limit", 1, 3000)
+    from course_lib.data.tfds import load_tfds
+    tfds_split = split if limit is None else f"{split}[:{limit}]"
+    dataset, info = load_tfds(
+        UCF101_NAME, tfds_split, caller="load_ucf101_clips",
+        offline_hint="Offline, use the generated clips: make_moving_fashion(...).",
+        what=f"UCF101 ({UCF101_DOWNLOAD_BYTES / 1e9:.2f} GB, then hours of preparation)",
+        with_info=True)
+    from course_lib._validation import resolve_classes
+    all_names = list(info.features["label"].names)
+    chosen = resolve_classes(classes, all_names)
+    runtime.quiet_tensorflow()
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    new_label = np.full(len(all_names), -1, dtype="int64")
+    new_label[chosen] = np.arange(len(chosen))
+    lookup = tf.constant(new_label)
+
+    def sample(example):
+        video = example["video"]
+        length = tf.shape(video)[0]
+        times = tf.cast(tf.round(tf.linspace(0.0, tf.cast(tf.maximum(length - 1, 0), tf.float32),
+                                             num_frames)), tf.int32)
+        frames = tf.image.resize(tf.gather(video, times), (image_size, image_size), method="bilinear")
+        frames = tf.cast(tf.clip_by_value(tf.round(frames), 0, 255), tf.uint8)
+        return frames, tf.gather(lookup, example["label"])
+
+    clips, labels = [], []
+    sampled = dataset.map(sample, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda _, label: label >= 0)
+    for frames, label in tfds.as_numpy(sampled.batch(64)):
+        clips.append(frames)
+        labels.append(label)
+    if not clips:
+        raise ValueError(f"UCF101 split {tfds_split!r} holds no video of the classes asked for "
+                         f"({[all_names[c] for c in chosen][:5]}...). Raise `limit` or choose other "
+                         f"classes. Received: classes={classes!r}, limit={limit!r}")
+    clips, labels = np.concatenate(clips), np.concatenate(labels).astype("int32")
+    print(f"Loaded {len(clips):,} UCF101 clips ({split}) of {num_frames} frames at "
+          f"{image_size}x{image_size}, {len(chosen)} classes")
+    return VideoClips(clips, labels, np.full(len(labels), -1, dtype="int32"),
+                      [all_names[c] for c in chosen])
+
+
+__all__ = ["MOTION_CLASSES", "UCF101_NAME", "UCF101_ENV", "VideoClips", "make_moving_fashion",
+           "frame_differences", "stack_frames_as_channels", "plot_clips", "ucf101_requested",
+           "load_ucf101_clips", "FASHION_MNIST_CLASSES"]

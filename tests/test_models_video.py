@@ -1,0 +1,107 @@
+"""Tests for course_lib.models.video: the fusion builders, Conv3D sizes, timing and the table."""
+
+import numpy as np
+import pytest
+
+from course_lib.data.video import frame_differences, make_moving_fashion, stack_frames_as_channels
+from course_lib.models.video import (VIDEO_MODELS, FrameDifferences, SelectFrames, build_conv3d_model,
+                                     build_early_fusion_model, build_late_fusion_model, build_slow_fusion_model,
+                                     conv3d_output_shape, format_video_table, time_per_clip, train_and_score)
+
+import keras  # noqa: E402
+
+INPUT_SHAPE = (8, 32, 32, 1)
+
+
+def test_conv3d_output_shape_matches_keras():
+    rng = np.random.default_rng(0)
+    cases = [((8, 32, 32, 1), 16, 3, 1, "valid"), ((8, 32, 32, 1), 16, (4, 3, 3), (2, 1, 1), "valid"),
+             ((8, 32, 32, 3), 5, (2, 5, 5), (2, 2, 2), "same"), ((7, 15, 9, 2), 4, (3, 4, 2), (2, 3, 1), "valid"),
+             ((16, 112, 112, 3), 64, 3, 1, "same")]
+    for input_shape, filters, kernel_size, strides, padding in cases:
+        layer = keras.layers.Conv3D(filters, kernel_size, strides=strides, padding=padding)
+        expected = layer.compute_output_shape((None, *input_shape))[1:]
+        assert conv3d_output_shape(input_shape, filters, kernel_size, strides, padding) == tuple(expected)
+        if np.prod(input_shape) < 5000:
+            output = layer(rng.normal(size=(1, *input_shape)).astype("float32"))
+            assert tuple(output.shape[1:]) == tuple(expected)
+
+
+def test_conv3d_output_shape_errors():
+    with pytest.raises(ValueError, match=r"kernel_size should be an int or a tuple of 3 ints.*Received: "
+                                         r"kernel_size=\(3, 3\)"):
+        conv3d_output_shape((8, 32, 32, 1), 16, kernel_size=(3, 3))
+    with pytest.raises(ValueError, match=r"input_shape should be \(time, height, width, channels\)"):
+        conv3d_output_shape((32, 32, 1), 16, 3)
+    with pytest.raises(ValueError, match='padding should be "valid" or "same"'):
+        conv3d_output_shape((8, 32, 32, 1), 16, 3, padding="full")
+    with pytest.raises(ValueError, match="filters should be a positive int"):
+        conv3d_output_shape((8, 32, 32, 1), 0, 3)
+    with pytest.raises(ValueError, match="kernel"):
+        conv3d_output_shape((2, 32, 32, 1), 16, 3)      # a 3-frame kernel on 2 frames, "valid"
+
+
+@pytest.mark.parametrize("name", list(VIDEO_MODELS))
+def test_every_builder_gives_class_probabilities(name):
+    model = VIDEO_MODELS[name](input_shape=INPUT_SHAPE, num_classes=4)
+    clips = np.random.default_rng(1).integers(0, 256, size=(3, *INPUT_SHAPE)).astype("uint8")
+    probabilities = np.asarray(model(clips))
+    assert probabilities.shape == (3, 4)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    other = VIDEO_MODELS[name](input_shape=(6, 24, 24, 3), num_classes=5)
+    assert other.output_shape == (None, 5)
+
+
+def test_parameter_counts():
+    # Early fusion's first conv: 3*3*(8 frames * 1 channel)*16 + 16 = 1,168; a single frame's: 160.
+    early = build_early_fusion_model(INPUT_SHAPE, 4)
+    tower = early.get_layer("frame_tower")
+    assert tower.get_layer("conv1").count_params() == 3 * 3 * 8 * 16 + 16
+    # Conv3D: 3*3*3*1*16 + 16 = 448, 3*3*3*16*32 + 32 = 13,856, dense 32*4 + 4 = 132.
+    assert build_conv3d_model(INPUT_SHAPE, 4).count_params() == 448 + 13856 + 132
+    # Late fusion shares one tower between the two frames: its convolutions are counted once.
+    late = build_late_fusion_model(INPUT_SHAPE, 4)
+    shared = late.get_layer("shared_tower").count_params()
+    assert shared == (3 * 3 * 1 * 16 + 16) + (3 * 3 * 16 * 32 + 32)
+    assert late.count_params() == shared + (2 * 8 * 8 * 32 * 64 + 64) + (64 * 4 + 4)
+    slow = build_slow_fusion_model(INPUT_SHAPE, 4)
+    assert slow.get_layer("conv1").count_params() == 4 * 3 * 3 * 1 * 16 + 16
+    assert slow.get_layer("conv2").output.shape[1] == 2     # time 8 -> 4 -> 2
+
+
+def test_selection_and_difference_layers_match_numpy():
+    clips = np.random.default_rng(2).normal(size=(2, 5, 4, 4, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(FrameDifferences()(clips)), frame_differences(clips), rtol=1e-6)
+    picked = np.asarray(SelectFrames([0, 4])(clips))
+    np.testing.assert_array_equal(picked, clips[:, [0, 4]])
+    # The early-fusion model's reshape puts channel t of the stacked input at frame t.
+    early = build_early_fusion_model((5, 4, 4, 1), 4)
+    stacker = keras.Model(early.input, early.get_layer("early_as_channels").output)
+    np.testing.assert_allclose(np.asarray(stacker(clips)), stack_frames_as_channels(clips) / 255, rtol=1e-6)
+    assert SelectFrames.from_config(SelectFrames([1, 2]).get_config()).indices == [1, 2]
+
+
+def test_builder_errors():
+    with pytest.raises(ValueError, match=r"at least 2 frames.*Received: input_shape=\(1, 32, 32, 1\)"):
+        build_early_fusion_model((1, 32, 32, 1), 4)
+    with pytest.raises(ValueError, match="num_classes should be an int >= 2"):
+        build_conv3d_model(INPUT_SHAPE, 1)
+
+
+def test_train_and_score_is_seeded_and_table_formats():
+    train = make_moving_fashion(48, num_frames=4, image_size=16, item_size=8, seed=1)
+    test = make_moving_fashion(16, num_frames=4, image_size=16, item_size=8, split="test", seed=2)
+    first = train_and_score(build_conv3d_model, train, test, epochs=1, batch_size=16)
+    second = train_and_score(build_conv3d_model, train, test, epochs=1, batch_size=16)
+    assert first["accuracy"] == second["accuracy"]
+    np.testing.assert_allclose(first["model"].get_weights()[0], second["model"].get_weights()[0])
+    assert first["parameters"] == first["model"].count_params() and first["ms per clip"] > 0
+    table = format_video_table({"Conv3D": first}, chance=0.25)
+    assert "Conv3D" in table and "(chance: 0.250)" in table and f"{first['parameters']:,}" in table
+
+
+def test_time_per_clip_errors():
+    model = build_conv3d_model((4, 16, 16, 1), 4)
+    assert time_per_clip(model, np.zeros((8, 4, 16, 16, 1), "uint8"), batch_size=4, repeats=1) > 0
+    with pytest.raises(ValueError, match="non-empty array"):
+        time_per_clip(model, np.zeros((0, 4, 16, 16, 1)))
