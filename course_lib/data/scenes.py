@@ -112,8 +112,8 @@ def _check_seed(seed):
 
 def _resolve_scene_classes(classes):
     """Returns the Fashion-MNIST class indices asked for, by name or index, in the order given."""
-    from course_lib.data.folders import _resolve_classes
-    return _resolve_classes(SCENE_CLASSES if classes is None else classes, FASHION_MNIST_CLASSES)
+    from course_lib._validation import resolve_classes
+    return resolve_classes(SCENE_CLASSES if classes is None else classes, FASHION_MNIST_CLASSES)
 
 
 # --------------------------------------------------------------------------- items and backgrounds

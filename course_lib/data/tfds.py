@@ -17,14 +17,9 @@ import json
 from pathlib import Path
 
 from course_lib import runtime
-from course_lib.data.folders import (
-    _check_export_target,
-    _check_per_class,
-    _folder_names,
-    _resolve_classes,
-    _short_list,
-    _tqdm,
-)
+from course_lib._validation import resolve_classes
+from course_lib.data.export import _check_export_target, _check_per_class, _folder_names, _tqdm
+from course_lib.data.folders import _short_list
 from course_lib.runtime import DatasetUnavailableError
 
 # Written last by export_tfds_folder: its presence means the export finished.
@@ -209,7 +204,7 @@ def export_tfds_folder(name, directory, classes=None, per_class=None, split="tra
     import tensorflow_datasets as tfds  # (load_tfds checked that it is installed)
 
     class_names = list(info.features["label"].names)
-    chosen = _resolve_classes(classes, class_names)
+    chosen = resolve_classes(classes, class_names)
     folders = _folder_names(class_names, chosen)
     wanted = {c: folder for c, folder in zip(chosen, folders)}
     path = _check_export_target(directory, folders, overwrite)

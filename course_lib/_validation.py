@@ -1,0 +1,94 @@
+"""Argument checks shared by course_lib, in the spirit of scikit-learn's `utils/validation.py`.
+
+Every checker raises `ValueError` with one message template: what the argument
+should be, an example, and what was received:
+
+    image_size should be (height, width), two positive ints, e.g. (160, 160). Received: image_size=160
+
+NumPy integers count as ints; booleans never do.
+"""
+
+import numbers
+
+
+def _fail(name, expected, value, hint=""):
+    raise ValueError(f"{name} should be {expected}.{hint} Received: {name}={value!r}")
+
+
+def is_int(value):
+    """True for Python and NumPy integers, False for booleans."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(value, name, minimum=1, example=None, allow_none=False):
+    """Checks an int >= `minimum` (or None when `allow_none`); returns it as a Python int."""
+    if value is None and allow_none:
+        return None
+    if not is_int(value) or value < minimum:
+        kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+        example = f" (e.g. {name}={example})" if example is not None else ""
+        _fail(name, kind + example + (", or None" if allow_none else ""), value)
+    return int(value)
+
+
+def check_fraction(value, name, example=0.2, allow_none=False):
+    """Checks a number in [0, 1) (or None when `allow_none`)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        _fail(name, f"a fraction between 0 and 1 (e.g. {name}={example})"
+              + (", or None" if allow_none else ""), value)
+    return float(value)
+
+
+def check_image_size(value, name="image_size"):
+    """Checks (height, width), two positive ints; returns a tuple of Python ints."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(
+            is_int(s) and s > 0 for s in value):
+        hint = (f" For square images pass {name}=({value}, {value})." if is_int(value) else "")
+        _fail(name, "(height, width), two positive ints, e.g. (160, 160)", value, hint)
+    return int(value[0]), int(value[1])
+
+
+def check_seed(value, name="seed"):
+    """Checks an int seed; returns it as a Python int."""
+    if not is_int(value):
+        _fail(name, f"an int (e.g. {name}=1337) so that every run gives the same result", value)
+    return int(value)
+
+
+def check_choice(value, name, choices):
+    """Checks that `value` is one of `choices`."""
+    if not any(value is c or (isinstance(value, str) and value == c) for c in choices):
+        _fail(name, f"one of {list(choices)}", value)
+    return value
+
+
+def resolve_classes(classes, class_names, argument="classes"):
+    """Returns the list of class indices asked for (names or ints), in the order given."""
+    if classes is None:
+        return list(range(len(class_names)))
+    if isinstance(classes, str) or is_int(classes):
+        classes = [classes]
+    chosen = []
+    for item in classes:
+        if is_int(item):
+            if not 0 <= item < len(class_names):
+                raise ValueError(f"Class index {item} is out of range: there are "
+                                 f"{len(class_names)} classes (0 to {len(class_names) - 1}). "
+                                 f"Received: {argument}={classes!r}")
+            index = int(item)
+        elif item in class_names:
+            index = list(class_names).index(item)
+        else:
+            raise ValueError(f"Unknown class {item!r}. Choose among {list(class_names)}. "
+                             f"Received: {argument}={classes!r}")
+        if index in chosen:
+            raise ValueError(f"Class {class_names[index]!r} is listed twice. "
+                             f"Received: {argument}={classes!r}")
+        chosen.append(index)
+    if not chosen:
+        raise ValueError(f"{argument} is empty; pass None for the default classes or a list of "
+                         f"names. "
+                         f"Received: {argument}={classes!r}")
+    return chosen
