@@ -26,7 +26,7 @@ def meta(gid, kind, points=1, **extra):
 
 
 ANSWER = "def f(x):\n    \"\"\"Doubles x.\"\"\"\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION"
-CHECK = "assert f(2) == 4\n# BEGIN HIDDEN TESTS\nassert f(3) == 6\n# END HIDDEN TESTS"
+CHECK = "check_equal(f(2), 4)\n# BEGIN HIDDEN TESTS\ncheck_equal(f(3), 6)\n# END HIDDEN TESTS"
 
 
 def notebook(*cells):
@@ -34,7 +34,8 @@ def notebook(*cells):
 
 
 def good():
-    return notebook(new_code_cell("import numpy as np", metadata=meta("setup", "locked")),
+    return notebook(new_code_cell("import numpy as np\nfrom course_lib.checks import check_equal",
+                                  metadata=meta("setup", "locked")),
                     new_code_cell(ANSWER, metadata=meta("q1", "answer")),
                     new_code_cell(CHECK, metadata=meta("q1_check", "check", points=2)))
 
@@ -58,10 +59,11 @@ def test_stub_keeps_signature_docstring_and_indentation():
 
 
 def test_remove_hidden_tests_and_segments():
-    assert fmt.remove_hidden_tests(CHECK) == "assert f(2) == 4\n" + fmt.HIDDEN_NOTE
-    assert fmt.remove_hidden_tests(CHECK, note=None) == "assert f(2) == 4"
+    assert fmt.remove_hidden_tests(CHECK) == "check_equal(f(2), 4)\n" + fmt.HIDDEN_NOTE
+    assert fmt.remove_hidden_tests(CHECK, note=None) == "check_equal(f(2), 4)"
     assert fmt.check_segments(CHECK + "\nprint('done')") == [
-        ("visible", "assert f(2) == 4"), ("hidden", "assert f(3) == 6"), ("visible", "print('done')")]
+        ("visible", "check_equal(f(2), 4)"), ("hidden", "check_equal(f(3), 6)"),
+        ("visible", "print('done')")]
 
 
 @pytest.mark.parametrize("source, match", [
@@ -130,6 +132,25 @@ def edited(index, source=None, **changes):
     (edited(0, grade_id="my setup"), "grade_id should be a non-empty name"),
     (edited(0, solution="yes"), "nbgrader 'solution' should be true or false"),
     (edited(0, extra_key=1), "unknown nbgrader metadata keys ['extra_key']; put metadata of our own under"),
+    # Check-cell rules (docs/check-cells.md).
+    (edited(2, source="[check_close(f(x), 2 * x) for x in (1, 2)]"),
+     "cell 2 (grade_id 'q1_check'): check_close used on line 1 other than as a statement"),
+    (edited(2, source="def run():\n    check_close(f(1), 2)\nrun()"), "not inside def, lambda"),
+    (edited(2, source="ok = check_equal(f(1), 2) or True"), "not inside a larger expression"),
+    (edited(2, source="import course_lib.checks as c\nc.check_equal(f(1), 2)"),
+     "c.check_equal on line 2: call the check helpers by their bare names"),
+    (edited(2, source="check_equal(f(1), (e := 2))"), "has a ':=' in a grader-side argument"),
+    (edited(2, source="check_equal(f(1), 2)\n# BEGIN HIDDEN TESTS\ncheck_true(f(2) == 4, 'f(2)')\n"
+                      "# END HIDDEN TESTS"), "check_true in a hidden region"),
+    (edited(2, source="assert f(2) == 4\ncheck_equal(f(1), 2)"),
+     "line 1: `assert` in a check cell runs in the student's kernel"),
+    (edited(2, source="print(f(2))"), "this check cell calls no check helper"),
+    (edited(2, source="for x, want in [(1, 2), (2, 4)]:\n    check_equal(f(x), want)"),
+     "the loop variable(s) ['want'] feed only grader-side arguments"),
+    (edited(0, source="from course_lib import check_close"),
+     "import check_close from course_lib.checks (found: from course_lib import check_close)"),
+    (edited(0, source="from course_lib.checks import check_close as close"),
+     "import check_close under its own name"),
 ])
 def test_lint_messages(nb, expected):
     found = messages(nb)
@@ -181,3 +202,28 @@ def test_cli_lint(tmp_path, capsys):
     assert "lab.ipynb: cell 2 (grade_id 'q1_check'): a check cell needs positive points" in out.out
     assert "1 problem(s) in 1 notebook(s)." in out.err
     assert main(["lint", str(tmp_path / "nope")]) == 2
+
+
+def test_lint_forbidden_metadata():
+    nb = good()
+    nb.cells[1].metadata["course_lib"] = {"forbidden": ["course_lib.scratch.dense_backward",
+                                                        "course_lib.scratch.no_such_thing"]}
+    found = messages(nb)
+    assert any("cell 1 (grade_id 'q1'): metadata course_lib.forbidden names "
+               "'course_lib.scratch.no_such_thing'" in m for m in found), found
+    assert not any("names 'course_lib.scratch.dense_backward'" in m for m in found)
+    nb.cells[1].metadata["course_lib"] = {"forbidden": "course_lib.scratch.dense_backward"}
+    assert any("should be a list of dotted names" in m for m in messages(nb))
+
+
+def test_forbidden_definitions_are_found_through_re_exports(tmp_path):
+    from course_instructor import forbidden
+    path, name = forbidden.find_definition("course_lib.scratch.dense_backward")
+    assert path.name == "layers.py" and name == "dense_backward"
+    assert forbidden.find_definition("course_lib.box_iou")[0].name == "detection.py"   # _EXPORTS
+    copy = forbidden.poisoned_copy(["course_lib.metrics.detection.box_iou",
+                                    "course_lib.scratch.Dense"], tmp_path)
+    text = (copy / "metrics" / "detection.py").read_text()
+    assert "ForbiddenReferenceError('course_lib.metrics.detection.box_iou is not allowed" in text
+    with pytest.raises(ValueError, match="not a function or class defined in course_lib"):
+        forbidden.poisoned_copy(["course_lib.nothing.here"], tmp_path / "other")

@@ -16,7 +16,7 @@ from course_instructor import format as fmt
 from course_instructor import grade
 from course_instructor.cli import main
 from course_instructor.release import notebook_bytes, release_notebook
-from course_instructor.screen import screen_answer
+
 
 SOURCE = Path(__file__).parent / "fixtures" / "grading" / "source.ipynb"
 
@@ -106,22 +106,19 @@ def graded(tmp_path_factory):
                     "print('Score: 6/6')\nprint('q1_relu_check passed')\n"
                     "def relu(x):\n    return x"),
     }))
-    write(folder, "patch_allclose", submission({
+    write(folder, "imports_checks", submission({
         **CORRECT,
-        "q3_params": "np.allclose = lambda *a, **k: True\nnum_params = 12",
+        "q3_params": ("from course_lib.checks import check_equal, check_close\n"
+                      "num_params = 16\ncheck_equal(num_params, 16)\nprint(num_params)"),
     }))
     write(folder, "always_equal", submission({
         **CORRECT,
         "q3_params": ("class Anything(int):\n    def __eq__(self, other):\n        return True\n"
                       "num_params = Anything(12)"),
     }))
-    write(folder, "reads_source", submission({
-        **CORRECT,
-        "q1_relu": ("source = open('../labs/source.ipynb').read()\n"
-                    "def relu(x):\n    return x"),
-    }))
+    write(folder, "crash", submission({**CORRECT, "q2_softmax": "import os\nos._exit(1)"}))
     write(folder / "student_in_folder", "lab", submission(CORRECT))
-    results = grade.grade_submissions(SOURCE, folder, out=out, cell_timeout=5)
+    results = grade.grade_submissions(SOURCE, folder, out=out, cell_timeout=5, sandbox=False)
     return {r.student: r for r in results}, out, folder
 
 
@@ -130,8 +127,8 @@ def test_exact_scores(graded):
     assert scores(results.values()) == {
         "correct": 6, "partial": 3, "blank": 0, "malformed_json": 0, "no_cells": 0,
         "renamed_ids": 0, "lost_metadata": 6, "loop": 4, "deleted_checks": 0,
-        "edited_checks": 0, "fake_score": 4, "patch_allclose": 5, "always_equal": 5,
-        "reads_source": 4, "student_in_folder": 6,
+        "edited_checks": 0, "fake_score": 4, "imports_checks": 6, "always_equal": 5,
+        "crash": 3, "student_in_folder": 6,
     }
     assert all(r.max_score == 6 for r in results.values())
 
@@ -165,12 +162,19 @@ def test_feedback_is_useful_and_hides_hidden_checks(graded):
     assert loop["q2_softmax_stable_check"]["score"] == 2     # graded after the restart
 
 
-def test_tricks_are_rejected_with_a_reason(graded):
+def test_an_honest_answer_that_imports_check_helpers_scores_full(graded):
+    # The AST screen scored this 0 ("imports course_lib.checks"); the judge has no screen.
     results, _, _ = graded
-    assert "np.allclose" in by_name(results["patch_allclose"])["q3_params_check"]["output"]
-    assert "__eq__" in by_name(results["always_equal"])["q3_params_check"]["output"]
-    assert "uses open" in by_name(results["reads_source"])["q1_relu_check"]["output"]
+    assert results["imports_checks"].score == 6 and results["imports_checks"].status == "graded"
+
+
+def test_tricks_and_crashes_cost_their_question_only(graded):
+    results, _, _ = graded
+    assert by_name(results["always_equal"])["q3_params_check"]["output"].startswith(
+        "num_params: expected 16, got 12")
     assert by_name(results["fake_score"])["q1_relu_check"]["score"] == 0
+    assert "kernel died" in by_name(results["crash"])["q2_softmax_check"]["output"]
+    assert by_name(results["crash"])["q3_params_check"]["score"] == 1     # graded after the restart
 
 
 def test_output_files(graded):
@@ -196,101 +200,12 @@ def test_grading_twice_gives_identical_files(graded, tmp_path):
     for name in ("partial", "blank", "malformed_json"):
         (subset / f"{name}.ipynb").parent.mkdir(parents=True, exist_ok=True)
         (subset / f"{name}.ipynb").write_bytes((folder / f"{name}.ipynb").read_bytes())
-    grade.grade_submissions(SOURCE, subset, out=tmp_path / "a", cell_timeout=5)
+    grade.grade_submissions(SOURCE, subset, out=tmp_path / "a", cell_timeout=5, sandbox=False)
     assert (tmp_path / "a" / "partial" / "results.json").read_bytes() == \
         (out / "partial" / "results.json").read_bytes()
-    grade.grade_submissions(SOURCE, subset, out=tmp_path / "b", cell_timeout=5)
+    grade.grade_submissions(SOURCE, subset, out=tmp_path / "b", cell_timeout=5, sandbox=False)
     for name in ("results.json", "scores.csv", "partial/results.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-
-
-def test_kernel_guard_and_crash_when_screening_is_bypassed(tmp_path, monkeypatch):
-    # Second line of defence: with the static screen off, the kernel guard and the
-    # grader's restart still catch tampering and a killed kernel, costing one question.
-    monkeypatch.setattr(grade, "screen_answer", lambda source: [])
-    folder = tmp_path / "subs"
-    write(folder, "transformer", submission({
-        **CORRECT,
-        "q1_relu": ("get_ipython().input_transformers_post.append(lambda lines: [])\n"
-                    "def relu(x):\n    return x"),
-    }))
-    write(folder, "custom_exc", submission({
-        **CORRECT,
-        "q3_params": ("get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)\n"
-                      "num_params = 12"),
-    }))
-    write(folder, "patch_checks", submission({
-        **CORRECT,
-        "q3_params": ("import course_lib.checks as c\n"
-                      "c.check_equal = lambda *a, **k: None\nnum_params = 12"),
-    }))
-    write(folder, "always_equal", submission({
-        **CORRECT,
-        "q3_params": ("class Anything(int):\n    def __eq__(self, other):\n        return True\n"
-                      "num_params = Anything(12)"),
-    }))
-    write(folder, "crash", submission({
-        **CORRECT, "q2_softmax": "import os\nos._exit(1)",
-    }))
-    results = {r.student: r for r in grade.grade_submissions(SOURCE, folder, cell_timeout=10)}
-    assert scores(results.values()) == {"transformer": 4, "custom_exc": 5, "patch_checks": 5,
-                                        "always_equal": 5, "crash": 3}
-    assert "changed the grading environment" in by_name(results["transformer"])["q1_relu_check"]["output"]
-    assert "check_equal" in by_name(results["patch_checks"])["q3_params_check"]["output"]
-    assert "kernel died" in by_name(results["crash"])["q2_softmax_check"]["output"]
-
-
-def test_screen_accepts_ordinary_answers():
-    ordinary = '''
-import numpy as np
-import tensorflow as tf
-from keras import layers
-
-class Dense:
-    def __init__(self, units):
-        super().__init__()
-        self._cache = None
-        self.units = units
-
-    def __call__(self, x):
-        return x @ self.w
-
-def count_labels(dataset, num_classes):
-    counts = np.zeros(num_classes, dtype=int)
-    for _, labels in dataset:
-        counts += np.bincount(np.asarray(labels).reshape(-1), minlength=num_classes)
-    items = list(range(3)); items.remove(1)
-    return counts
-
-base_model.trainable = False
-model = tf.keras.Sequential([layers.Dense(3)])
-print(type(model).__name__, f"{len(items)} items")
-'''
-    assert screen_answer(ordinary) == []
-
-
-@pytest.mark.parametrize("code, reason", [
-    ("get_ipython().events.register('pre_run_cell', print)", "uses get_ipython"),
-    ("import sys\nsys.modules['numpy'].allclose = None", "imports sys"),
-    ("from IPython import get_ipython", "imports IPython"),
-    ("np.testing.assert_allclose = print", "changes the library object"),
-    ("import numpy\nm = numpy\nm.allclose = print", "changes the library object m.allclose"),
-    ("setattr(np, 'allclose', print)", "uses setattr"),
-    ("import os\nos._exit(0)", "uses ._exit"),
-    ("x = ().__class__.__base__.__subclasses__()", "uses .__class__"),
-    ("%load_ext autoreload", "IPython magics"),
-    ("!cat ../labs/01.ipynb", "IPython magics"),
-    ("path = 'lab.ipynb'", "the text 'ipynb'"),
-    ("exec('x = 1')", "uses exec"),
-    ("import course_lib.checks", "imports course_lib.checks"),
-    ("from pathlib import Path\ntext = Path('x').read_text()", "uses .read_text"),
-])
-def test_screen_rejects_tricks(code, reason):
-    assert any(reason in found for found in screen_answer(code)), screen_answer(code)
-
-
-def test_screen_ignores_syntax_errors():
-    assert screen_answer("def f(:\n    pass") == []
 
 
 def test_read_submission_errors(tmp_path):
@@ -346,3 +261,51 @@ def test_cli_grade_writes_results(tmp_path, capsys):
     assert (tmp_path / "out" / "ada" / "results.json").exists()
     assert main(["grade", "--source", str(SOURCE), "--submissions", str(tmp_path / "none"),
                  "--out", str(tmp_path / "out")]) == 2
+
+
+# ---------------------------------------------------------------------------- judge.py
+
+CELL = '''grads = backward(np.ones((1, 3)), np.ones((1, 2)), kernel)
+check_close(grads[0], [[-1.0, 1.0]], name="grad_x", hint="grad_x = g @ kernel.T")
+expected = reference_grads(kernel)
+expected[0, 2] -= 1
+expected.fill(2)
+print("passes the visible checks")
+# BEGIN HIDDEN TESTS
+rng = np.random.default_rng(0)
+for batch_size in (1, 5):
+    x, g = rng.normal(size=(batch_size, 2)), rng.normal(size=(batch_size, 3))
+    want = x.T @ g
+    check_close(backward(g, x, kernel)[1], want, name=f"HIDDEN_NAME {batch_size}", hint="HINT")
+check_equal(grads[1], expected, name="e")
+# END HIDDEN TESTS'''
+
+
+def test_student_side_keeps_only_what_values_need():
+    from course_instructor import judge
+    visible, hidden = judge.split_check_cell(CELL)
+    assert visible.kind == "visible" and hidden.kind == "hidden"
+    assert "__course_lib_value__(0, 'close', grads[0])" in visible.student
+    assert "expected" not in visible.student and "-1.0, 1.0" not in visible.student
+    assert "print('passes the visible checks')" in visible.student
+    for text in ("want", "x.T @ g", "HIDDEN_NAME", "HINT", "expected", "#"):
+        assert text not in hidden.student, text
+    assert "__course_lib_value__(1, 'close', backward(g, x, kernel)[1])" in hidden.student
+    assert "__course_lib_value__(2, 'equal', grads[1])" in hidden.student
+    assert "__course_lib_record__(1, 'close', backward(g, x, kernel)[1], want" in hidden.reference
+    # A name a later cell reads stays computed.
+    visible, _ = judge.split_check_cell(CELL, later_loads={"expected"})
+    assert "expected = reference_grads(kernel)" in visible.student
+
+
+def test_records_are_parsed_strictly():
+    from course_instructor import judge
+
+    def output(text):
+        return {"output_type": "display_data", "data": {judge.MIME: text}}
+    good = '{"i": 0, "k": "close", "v": {"float": "1.5"}}'
+    records, problem = judge.read_records([output(good), {"output_type": "stream", "text": good}])
+    assert problem is None and [(r.index, r.kind, r.value) for r in records] == [(0, "close", 1.5)]
+    for bad in ("nope", '{"i": "0", "k": "close", "v": 1}', '{"i": 0, "k": "exec", "v": 1}',
+                '{"i": 0, "k": "close", "v": {"__class__": 1}}', '[' * 5000):
+        assert judge.read_records([output(bad)])[1] == "malformed check record", bad

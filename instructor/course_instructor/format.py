@@ -395,6 +395,10 @@ def lint_notebook(nb, name="notebook"):
                                    f"give each cell its own grade_id.")
             else:
                 seen[gid] = index
+        if cell_type == "code":
+            from course_instructor.judge import lint_check_imports
+            for message in lint_check_imports(source):
+                report(index, gid, message)
         if kind in ("manual", "task"):
             report(index, gid, f"{'manually graded answers' if kind == 'manual' else 'task cells'} "
                                f"are not supported by course-lib grade; use an answer cell "
@@ -430,6 +434,11 @@ def lint_notebook(nb, name="notebook"):
                 if error:
                     report(index, gid, f"the student's stub does not parse ({error}); put the "
                                        f"markers around whole statements inside a block.")
+            our_meta = cell.get("metadata", {}).get(OUR_KEY)
+            if isinstance(our_meta, dict) and "forbidden" in our_meta:
+                from course_instructor.forbidden import check_forbidden
+                for message in check_forbidden(our_meta["forbidden"]):
+                    report(index, gid, message)
             current_answer = (index, gid)
             answer_has_check[(index, gid)] = False
         elif kind == "check":
@@ -464,6 +473,9 @@ def lint_notebook(nb, name="notebook"):
             error = _compiles(remove_hidden_tests(source))
             if error:
                 report(index, gid, f"the released check cell does not parse ({error}).")
+            from course_instructor.judge import lint_check_cell
+            for message in lint_check_cell(source):
+                report(index, gid, message)
         else:
             if solution_regions or hidden_regions or has_marker(source):
                 report(index, gid, "markers are only allowed in answer cells (solution) and "

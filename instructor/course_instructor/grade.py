@@ -2,64 +2,66 @@
 
     course-lib grade --source labs/00_prepare_data.ipynb --submissions submitted/ --out grades/
 
-How a submission is graded:
+The student's kernel only computes; it is judged from outside (docs/check-cells.md):
 
-1. Only the student's answer cells are taken, matched by nbgrader `grade_id`
-   (or, if a student's tool dropped the metadata, by cell id). Everything else
-   comes from the instructor's source, so an edited or deleted check cell, or
-   a check cell copied into the answer, changes nothing. A missing answer is
-   graded as the released stub.
-2. Each answer is screened (`screen.py`); an answer that uses a construct a
-   lab never needs to pass checks honestly (IPython internals, patching a
-   library, reading the instructor's notebook, killing the process) is not run
-   and its question scores 0, with the reason in the feedback.
-3. The source, with those answers in place, runs in a fresh kernel per
-   submission (working directory: an empty temporary folder). Code is sent
-   from memory; the hidden checks never exist as a file the kernel could read.
-4. After each answer and check cell, the kernel is verified (`_guard.py`):
-   NumPy, builtins, the check helpers and IPython's hooks must be the same
-   objects as after the last instructor cell.
-5. A check cell passes only if every part of it (its visible code, then each
-   hidden region) finishes without error AND prints a random token the grader
-   appended for this run. Scores never come from what a cell prints.
-6. A cell that runs past `cell_timeout`, kills the kernel, or tampers with it
-   costs its question: the kernel is restarted and the notebook re-run from the
-   top with that answer replaced by the stub (at most `MAX_RESTARTS` times). A
-   submission that runs past `notebook_timeout` keeps what it had scored; the
-   rest scores 0. Nothing a submission does stops the run over the others.
+1. **Reference run** (once per grading session, cached by source and fast mode): the
+   instructor's source, solutions in place, runs in a trusted kernel in an empty
+   temporary folder; each check call records its grader-side arguments (expected
+   values, tolerances, names, hints) as plain data (`judge.py`).
+2. **Student run** (one sandboxed kernel per submission, `sandbox.make_kernel_factory`):
+   only the student's answer cells are taken, matched by nbgrader `grade_id` (or,
+   if a tool dropped the metadata, by cell id); everything else comes from the
+   source. Check cells run with every check call replaced by a call that hands back
+   the value as plain data; grader-side arguments, and statements that only feed
+   them, are removed before the code is sent. A missing answer runs as the stub.
+3. **Judging**, in this process: the n-th check call of each region (the visible
+   part, each hidden region) is compared with the reference's n-th with
+   `course_lib.checks.compare_*`. A region passes when it ran without error, made
+   the same number of check calls as the reference, and every comparison holds.
+4. **From-scratch questions** (answer metadata `course_lib.forbidden`): the cells up
+   to the question's last check cell run again with a copy of course_lib where those
+   references raise (`forbidden.py`); if the question's checks do not pass there, it
+   scores 0 with the reason.
+5. A cell that runs past `cell_timeout` or kills the kernel costs its question: the
+   notebook is re-run in a fresh kernel with that answer replaced by its stub (at most
+   `MAX_RESTARTS` times). A submission that runs past `notebook_timeout` keeps what it
+   had scored. Nothing a submission does stops the run over the others.
 
-Feedback shows the message of a failing visible check (what the student sees
-in their own notebook). A failing hidden check says only "a hidden check
-failed" and the kind of error (wrong result, or a common builtin exception
-name), never its code, values or the student's printed output.
+Feedback: a failing visible check shows the check's message (what the student sees in
+their own notebook); a failing hidden check says "A hidden check failed (wrong result)"
+and nothing of its code or values; an exception shows its type (a built-in exception
+name, else "an exception"), never its message (text the student's code chose).
 
-Outputs in `out/`: `results.json` (every student, every check), `scores.csv`
-(one row per student, one column per question), `<student>/results.json`
-(Gradescope's shape: {"score", "output", "tests": [{"name", "score",
-"max_score", "output"}]}). Same submissions, same results: nothing depends on
-time or order (submissions are sorted), except an answer that itself is random
-or runs close to a timeout.
+Outputs (`results.write_results`): `results.json`, `scores.csv` and one Gradescope
+`<student>/results.json`. Same submissions, same results.
 """
 
+import builtins
+import hashlib
 import json
-import secrets
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from course_instructor import format as fmt
-from course_instructor.results import write_results
+from course_instructor import judge
+from course_instructor.forbidden import forbidden_names, poisoned_copy
+from course_instructor.kernel import KernelSession
 from course_instructor.sandbox import make_kernel_factory
-from course_instructor.screen import screen_answer
+
+from course_instructor.results import write_results
 
 MAX_RESTARTS = 3
-GUARD_SNAPSHOT = "import course_instructor._guard as _course_lib_guard\n_course_lib_guard.snapshot()"
-GUARD_VERIFY = "import course_instructor._guard as _course_lib_guard\n_course_lib_guard.verify()"
-_SAFE_ENAMES = {"AssertionError", "CheckError", "NotImplementedError", "NameError", "TypeError",
-                "ValueError", "IndexError", "KeyError", "AttributeError", "ZeroDivisionError",
-                "RuntimeError", "RecursionError", "MemoryError", "OverflowError",
-                "FloatingPointError", "InvalidArgumentError", "UnboundLocalError"}
-_MAX_MESSAGE = 1500
+_KNOWN_ERRORS = {name for name, value in vars(builtins).items()
+                 if isinstance(value, type) and issubclass(value, BaseException)} | {
+    "CheckError", "InvalidArgumentError", "ForbiddenReferenceError", "DeadKernelError"}
+HIDDEN_FAILED = ("A hidden check failed ({kind}). Your answer passes the visible checks but not "
+                 "the instructor's other cases: try other inputs (edge cases, other shapes, "
+                 "other sizes).")
+NOT_ANSWERED = ("Not answered yet (NotImplementedError): replace `raise NotImplementedError()` "
+                "by your code.")
 
 
 @dataclass
@@ -136,7 +138,7 @@ def read_submission(path, source_nb):
             if gid in answers:
                 notes.append(f"answer cell {gid!r} appears more than once; the last one is graded")
             answers[gid] = source
-        elif cell.get("id") in by_cell_id:
+        elif isinstance(cell.get("id"), str) and cell.get("id") in by_cell_id:
             by_id[by_cell_id[cell["id"]]] = source
     for gid, source in by_id.items():
         if gid not in answers:
@@ -176,37 +178,131 @@ def find_submissions(submissions):
             for student, path in found]
 
 
-# ---------------------------------------------------------------------------- grading one
+# ---------------------------------------------------------------------------- the reference
 
-def _student_message(result, hidden):
-    name = result.ename or "Error"
-    if hidden:
-        kind = ("wrong result" if name in ("AssertionError", "CheckError")
-                else name if name in _SAFE_ENAMES else "an error")
-        return (f"A hidden check failed ({kind}). Your answer passes the visible checks but not "
-                f"the instructor's other cases: try other inputs (edge cases, other shapes, "
-                f"other sizes).")
-    if name == "NotImplementedError":
-        return "Not answered yet (NotImplementedError): replace `raise NotImplementedError()` by your code."
-    text = f"{name}: {result.evalue}".strip()
-    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + " [...]"
+@dataclass
+class RegionRun:
+    """What one region of a check cell did in a kernel."""
+    ok: bool
+    records: list
+    error: str = ""             # exception type (sanitised) or a reason
 
 
-def _run_with_token(kernel, code, timeout):
-    """Runs code followed by a print of a fresh random token; passed = it ran to its end."""
-    token = "course-lib-pass-" + secrets.token_hex(16)
-    result = kernel.run(f"{code}\nprint({token!r})", timeout)
-    return result, result.ok and token in result.stdout.split("\n")
+@dataclass
+class Reference:
+    """The instructor's run: the plan of every check cell and what its calls recorded."""
+    plan: dict                  # check cell index -> [judge.Region]
+    runs: dict                  # check cell index -> [RegionRun]
+    problems: list              # cells of the source that failed (for verify)
+
+
+_REFERENCE_CACHE = {}
+
+
+def error_name(ename):
+    """The exception's type if it is a known (built-in or library) exception, else 'an exception'."""
+    return ename if isinstance(ename, str) and ename in _KNOWN_ERRORS else "an exception"
+
+
+def _source_key(source_nb, env):
+    text = json.dumps([[c.cell_type, fmt.source_text(c), c.get("metadata", {})]
+                       for c in source_nb.cells], sort_keys=True, default=str)
+    fast = (env if env is not None else os.environ).get("COURSE_LIB_FAST", "")
+    return hashlib.sha256(text.encode()).hexdigest(), fast
+
+
+def run_reference(source_nb, env=None, kernel_name="python3", cell_timeout=600, cache=True):
+    """Runs the instructor's source once in a trusted kernel; returns a `Reference`.
+
+    Cached in this process by the source's content and COURSE_LIB_FAST.
+
+    Raises:
+        RuntimeError: the reference kernel died, timed out, or could not start.
+    """
+    key = _source_key(source_nb, env)
+    if cache and key in _REFERENCE_CACHE:
+        return _REFERENCE_CACHE[key]
+    plan = judge.plan_notebook(source_nb)
+    runs, problems = {}, []
+    with tempfile.TemporaryDirectory(prefix="course-lib-reference-") as folder:
+        with KernelSession(kernel_name=kernel_name, cwd=folder, env=env) as kernel:
+            prelude = kernel.run(judge.REFERENCE_PRELUDE, timeout=60)
+            if not prelude.ok:
+                raise RuntimeError(f"the reference kernel could not start the grader's prelude: "
+                                   f"{prelude.ename}: {prelude.evalue}")
+            for index, cell in enumerate(source_nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                if index in plan:
+                    runs[index] = []
+                    for region in plan[index]:
+                        result = kernel.run(region.reference, cell_timeout)
+                        _stop_if_fatal(result, index)
+                        records, problem = judge.read_records(result.outputs, with_args=True)
+                        if not result.ok or problem:
+                            problems.append((index, f"{result.ename}: {result.evalue}"
+                                             if not result.ok else problem))
+                        runs[index].append(RegionRun(result.ok and not problem, records,
+                                                     result.ename or problem or ""))
+                    continue
+                result = kernel.run(fmt.source_text(cell), cell_timeout)
+                _stop_if_fatal(result, index)
+                if not result.ok and "raises-exception" not in cell.metadata.get("tags", []):
+                    problems.append((index, f"{result.ename}: {result.evalue}"))
+    reference = Reference(plan, runs, problems)
+    if cache:
+        _REFERENCE_CACHE[key] = reference
+    return reference
+
+
+def _stop_if_fatal(result, index):
+    if result.fatal:
+        raise RuntimeError(f"the instructor's source failed in the reference kernel at cell "
+                           f"{index}: {result.status} ({result.evalue})")
+
+
+# ---------------------------------------------------------------------------- judging
+
+def judge_check(reference_runs, student_runs, hidden_kinds):
+    """Returns the `CheckOutcome` of one check cell from its regions' runs (both sides)."""
+    for position, reference in enumerate(reference_runs):
+        hidden = hidden_kinds[position] == "hidden"
+        if not reference.ok:
+            return CheckOutcome(False, "This check failed in the instructor's own run; "
+                                       "tell your instructor.")
+        if position >= len(student_runs):
+            return CheckOutcome(False, "not run")
+        mine = student_runs[position]
+        if not mine.ok:
+            if mine.error == "NotImplementedError":
+                return CheckOutcome(False, NOT_ANSWERED)
+            if hidden:
+                return CheckOutcome(False, HIDDEN_FAILED.format(kind=error_name(mine.error)))
+            return CheckOutcome(False, f"{error_name(mine.error)} raised while running the "
+                                       f"visible checks (run the check cell in your notebook "
+                                       f"to see the message).")
+        verdict = judge.judge_region(mine.records, reference.records)
+        if verdict is None:
+            continue
+        if hidden:
+            return CheckOutcome(False, HIDDEN_FAILED.format(kind="wrong result"))
+        if verdict[0] == "compare":
+            return CheckOutcome(False, verdict[1])
+        return CheckOutcome(False, f"the visible checks made {verdict[1]} check call(s) where "
+                                   f"{verdict[2]} were expected (an empty result, or a loop "
+                                   f"that ran another number of times?).")
+    return CheckOutcome(True, "passed")
 
 
 class _Run:
     """One attempt at running a submission (a fresh kernel)."""
 
-    def __init__(self, source_nb, questions, answers, stubbed, skipped, kernel_factory,
-                 cell_timeout, deadline):
-        self.nb, self.questions, self.answers = source_nb, questions, answers
+    def __init__(self, source_nb, reference, questions, answers, stubbed, skipped, kernel_factory,
+                 cell_timeout, deadline, last_cell=None):
+        self.nb, self.reference, self.questions, self.answers = source_nb, reference, questions, answers
         self.stubbed, self.skipped = stubbed, skipped
         self.kernel_factory, self.cell_timeout, self.deadline = kernel_factory, cell_timeout, deadline
+        self.last_cell = len(source_nb.cells) - 1 if last_cell is None else last_cell
         self.owner = {}
         for q in questions:
             self.owner[q.answer_index] = q
@@ -229,12 +325,12 @@ class _Run:
         kernel = self.kernel_factory()
         try:
             kernel.start()
-            prelude = kernel.run(GUARD_SNAPSHOT, timeout=60)
+            prelude = kernel.run(judge.STUDENT_PRELUDE, timeout=60)
             if not prelude.ok:
                 raise RuntimeError(f"the grader's prelude failed in the kernel: {prelude.ename}: "
                                    f"{prelude.evalue}. Is course_lib installed in the kernel's "
                                    f"environment?")
-            for index, cell in enumerate(self.nb.cells):
+            for index, cell in enumerate(self.nb.cells[:self.last_cell + 1]):
                 if cell.cell_type != "code":
                     continue
                 if self._timeout() <= 0:
@@ -247,35 +343,15 @@ class _Run:
                 elif kind == "check" and index in self.owner:
                     if not self._check(kernel, index, cell):
                         return
-                else:
-                    if index in self.skipped:
-                        continue
+                elif index not in self.skipped:
                     result = kernel.run(fmt.source_text(cell), self._timeout())
                     if result.fatal:
                         self.fatal = (index, None, self._fatal_reason(result, f"cell {index}"), True)
                         return
-                    if not result.ok:
-                        self.cell_errors.append(f"cell {index} raised {result.ename}")
-                    snap = kernel.run(GUARD_SNAPSHOT, timeout=60)
-                    if snap.fatal:
-                        self.fatal = (index, None, self._fatal_reason(snap, f"cell {index}"), True)
-                        return
+                    if not result.ok and "raises-exception" not in cell.metadata.get("tags", []):
+                        self.cell_errors.append(f"cell {index} raised {error_name(result.ename)}")
         finally:
             kernel.stop()
-
-    def _verify(self, kernel, index, question):
-        result, passed = _run_with_token(kernel, GUARD_VERIFY, timeout=60)
-        if passed:
-            return True
-        if result.ok:   # finished without printing the token: the cell was rewritten or swallowed
-            result.evalue = "the grader's own code did not run as sent"
-        if result.fatal:
-            reason = self._fatal_reason(result, f"the answer {question.answer_id!r}")
-        else:
-            reason = (f"the answer {question.answer_id!r} changed the grading environment "
-                      f"({result.evalue}); its checks cannot be trusted and score 0")
-        self.fatal = (index, question, reason, True)
-        return False
 
     def _answer(self, kernel, index, cell):
         question = self.owner[index]
@@ -289,31 +365,58 @@ class _Run:
             self.fatal = (index, question, self._fatal_reason(result, f"the answer {gid!r}"), True)
             return False
         if not result.ok and result.ename != "NotImplementedError":
-            self.answer_errors[gid] = _student_message(result, hidden=False)
-        return self._verify(kernel, index, question)
+            self.answer_errors[gid] = error_name(result.ename)
+        return True
 
     def _check(self, kernel, index, cell):
         question = self.owner[index]
         gid = fmt.grade_id(cell)
-        outcome = CheckOutcome(True, "passed")
-        for kind, code in fmt.check_segments(fmt.source_text(cell)):
-            result, passed = _run_with_token(kernel, code, self._timeout())
+        regions = self.reference.plan[index]
+        runs = []
+        for region in regions:
+            result = kernel.run(region.student, self._timeout())
             if result.fatal:
                 self.fatal = (index, question,
                               self._fatal_reason(result, f"the check {gid!r} (calling your code)"),
                               True)
                 return False
-            if not passed:
-                if result.ok:   # finished "fine" but without the token: something swallowed it
-                    result.ename, result.evalue = "Error", "the check did not run to its end"
-                outcome = CheckOutcome(False, _student_message(result, hidden=(kind == "hidden")))
+            records, problem = judge.read_records(result.outputs)
+            runs.append(RegionRun(result.ok and problem is None, records,
+                                  result.ename if not result.ok else "" if problem is None
+                                  else "malformed"))
+            if not runs[-1].ok:
                 break
-        self.checks[gid] = outcome
-        return self._verify(kernel, index, question)
+        self.checks[gid] = judge_check(self.reference.runs[index], runs,
+                                       [r.kind for r in regions])
+        return True
+
+
+def _run_with_restarts(source_nb, reference, questions, answers, penalties, kernel_factory,
+                       cell_timeout, deadline, notes, last_cell=None):
+    """Runs a submission, restarting with the stub after a fatal cell; returns (run, incomplete)."""
+    stubbed, skipped = set(penalties), set()
+    run = None
+    for attempt in range(MAX_RESTARTS + 1):
+        run = _Run(source_nb, reference, questions, answers, stubbed, skipped, kernel_factory,
+                   cell_timeout, deadline, last_cell)
+        run.execute()
+        if run.fatal is None:
+            return run, False
+        index, question, reason, retry = run.fatal
+        notes.append(reason)
+        if not retry or attempt == MAX_RESTARTS:
+            return run, True
+        if question is not None:
+            penalties[question.answer_id] = f"Scored 0: {reason}."
+            stubbed.add(question.answer_id)
+        else:
+            skipped.add(index)
+    return run, True
 
 
 def grade_notebook(source_nb, submission, student="student", cell_timeout=120,
-                   notebook_timeout=1800, kernel_factory=None):
+                   notebook_timeout=1800, kernel_factory=None, reference=None,
+                   poisoned_factory=None):
     """Grades one submitted notebook; returns a `StudentResult` (never raises for its content).
 
     Args:
@@ -322,85 +425,119 @@ def grade_notebook(source_nb, submission, student="student", cell_timeout=120,
         student: the name written in the results.
         cell_timeout: seconds any one cell may run.
         notebook_timeout: seconds the whole submission may run (all restarts included).
-        kernel_factory: callable returning a fresh `KernelSession` (default: python3 kernel
-            in an empty temporary folder).
+        kernel_factory: callable returning a fresh kernel (default: `make_kernel_factory()`,
+            sandboxed).
+        reference: the `Reference` of `source_nb` (default: `run_reference(source_nb)`).
+        poisoned_factory: callable(course_lib_dir) -> kernel factory for from-scratch
+            questions (default: `make_kernel_factory(course_lib_dir=...)`).
     """
     questions = fmt.list_questions(source_nb)
     result = StudentResult(student, str(submission))
 
-    def tests_from(checks, penalties, not_run="not run"):
+    def tests_from(checks, penalties, answer_errors, not_run="not run"):
         tests = []
         for q in questions:
             for gid, points in zip(q.check_ids, q.check_points):
                 outcome = checks.get(gid, CheckOutcome(False, not_run))
                 message = penalties.get(q.answer_id) or outcome.message
                 if not outcome.passed and q.answer_id in answer_errors and q.answer_id not in penalties:
-                    message = f"Your answer cell raised {answer_errors[q.answer_id]}\n{message}"
+                    message = f"Your answer cell raised {answer_errors[q.answer_id]}.\n{message}"
                 passed = outcome.passed and q.answer_id not in penalties
                 tests.append({"name": gid, "question": q.answer_id, "score": points if passed else 0,
                               "max_score": points, "output": "passed" if passed else message})
         return tests
 
-    answer_errors = {}
     try:
         answers, notes = read_submission(submission, source_nb)
     except (ValueError, OSError) as error:
         result.status = "malformed"
         result.notes.append(f"{error}; every question scores 0")
-        result.tests = tests_from({}, {q.answer_id: f"not graded: {error}" for q in questions})
+        result.tests = tests_from({}, {q.answer_id: f"not graded: {error}" for q in questions}, {})
         return result
     result.notes.extend(notes)
-    penalties = {}
-    for q in questions:
-        if q.answer_id in answers:
-            reasons = screen_answer(answers[q.answer_id])
-            if reasons:
-                penalties[q.answer_id] = (
-                    "Not run: the answer uses something a lab answer must not use ("
-                    + "; ".join(reasons) + "). Ask your instructor if you think this is a mistake.")
-        else:
-            penalties[q.answer_id] = "Missing: no answer cell with this grade_id was submitted."
+    penalties = {q.answer_id: "Missing: no answer cell with this grade_id was submitted."
+                 for q in questions if q.answer_id not in answers}
     if not any(q.answer_id in answers for q in questions):
         result.status = "no answers"
-        result.tests = tests_from({}, penalties)
+        result.tests = tests_from({}, penalties, {})
         return result
+    if reference is None:
+        reference = run_reference(source_nb)
     if kernel_factory is None:
         kernel_factory = make_kernel_factory()
     deadline = time.monotonic() + notebook_timeout
-    stubbed = set(penalties)
-    skipped = set()
-    run = None
-    for attempt in range(MAX_RESTARTS + 1):
-        run = _Run(source_nb, questions, answers, stubbed, skipped, kernel_factory,
-                   cell_timeout, deadline)
-        run.execute()
-        if run.fatal is None:
-            break
-        index, question, reason, retry = run.fatal
-        result.notes.append(reason)
-        if not retry or attempt == MAX_RESTARTS:
-            result.status = "incomplete"
-            break
-        if question is not None:
-            penalties[question.answer_id] = f"Scored 0: {reason}."
-            stubbed.add(question.answer_id)
-        else:
-            skipped.add(index)
-    answer_errors = run.answer_errors
+    run, incomplete = _run_with_restarts(source_nb, reference, questions, answers, penalties,
+                                         kernel_factory, cell_timeout, deadline, result.notes)
+    if incomplete:
+        result.status = "incomplete"
     if run.cell_errors:
         result.notes.extend(f"{error} (not graded)" for error in run.cell_errors)
-    not_run = f"Not run: {result.notes[-1]}." if result.status == "incomplete" else "not run"
-    result.tests = tests_from(run.checks, penalties, not_run)
+    for q in questions:
+        names = forbidden_names(source_nb.cells[q.answer_index])
+        if not names or q.answer_id in penalties or not all(
+                run.checks.get(gid, CheckOutcome()).passed for gid in q.check_ids):
+            continue
+        reason = _from_scratch_reason(source_nb, reference, questions, answers, penalties, q,
+                                      names, poisoned_factory, cell_timeout, deadline)
+        if reason:
+            penalties[q.answer_id] = reason
+    not_run = f"Not run: {result.notes[-1]}." if incomplete else "not run"
+    result.tests = tests_from(run.checks, penalties, run.answer_errors, not_run)
     if result.status == "graded" and any(q.answer_id in penalties for q in questions
                                          if q.answer_id in answers):
         result.status = "graded with penalties"
     return result
 
 
+_POISONED = {}
+
+
+def poisoned_library(names):
+    """A copy of course_lib with `names` made to raise (built once per set of names)."""
+    key = tuple(sorted(names))
+    if key not in _POISONED:
+        folder = tempfile.mkdtemp(prefix="course-lib-forbidden-")
+        _POISONED[key] = poisoned_copy(list(key), folder)
+    return _POISONED[key]
+
+
+def _from_scratch_reason(source_nb, reference, questions, answers, penalties, question, names,
+                         poisoned_factory, cell_timeout, deadline):
+    """Re-runs the cells up to `question`'s last check with `names` poisoned; None if it passes."""
+    library = poisoned_library(names)
+    factory = (poisoned_factory or _default_poisoned_factory)(library)
+    run, _ = _run_with_restarts(source_nb, reference, questions, answers, dict(penalties), factory,
+                                cell_timeout, deadline, [], last_cell=question.check_indices[-1])
+    if all(run.checks.get(gid, CheckOutcome()).passed for gid in question.check_ids):
+        return None
+    return (f"Scored 0: this question is to be answered from scratch, without "
+            f"{', '.join(names)}. Your answer's checks pass only when "
+            f"{'that reference is' if len(names) == 1 else 'those references are'} available "
+            f"(whatever alias it uses).")
+
+
+def _default_poisoned_factory(library):
+    return make_kernel_factory(course_lib_dir=library)
+
+
 # ---------------------------------------------------------------------------- grading many
 
+def _factories(kernel_name, env, sandbox):
+    def factory_for(course_lib_dir=None):
+        if sandbox or course_lib_dir is None:
+            return make_kernel_factory(kernel_name=kernel_name, env=env, sandbox=sandbox,
+                                       course_lib_dir=course_lib_dir)
+        # Without the sandbox the copy goes first on the kernel's path (a weaker guarantee:
+        # the real package stays readable on disk).
+        plain_env = dict(os.environ if env is None else env)
+        plain_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(Path(course_lib_dir).parent), plain_env.get("PYTHONPATH")) if p)
+        return make_kernel_factory(kernel_name=kernel_name, env=plain_env, sandbox=False)
+    return factory_for
+
+
 def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_timeout=1800,
-                      kernel_name="python3", env=None):
+                      kernel_name="python3", env=None, sandbox=True):
     """Grades every notebook in `submissions` against the instructor notebook `source`.
 
     Args:
@@ -410,12 +547,15 @@ def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_
         cell_timeout, notebook_timeout: seconds per cell, and per submission.
         kernel_name: the Jupyter kernel to run submissions in.
         env: environment variables for the kernels (default: this process's).
+        sandbox: run each submission in the OS sandbox (`sandbox.py`); False only for
+            trusted submissions.
 
     Returns:
         The list of `StudentResult`, sorted by student.
 
     Raises:
         ValueError: the source fails the lint or has no graded question, or no submission found.
+        RuntimeError: the instructor's source fails in the reference kernel.
     """
     source_nb = fmt.read_notebook(source)
     problems = fmt.lint_notebook(source_nb, name=str(source))
@@ -430,12 +570,15 @@ def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_
             raise ValueError(f"{name} should be a positive number of seconds. "
                              f"Received: {name}={value!r}")
     pairs = find_submissions(submissions)
-    factory = make_kernel_factory(kernel_name, env)
+    factory_for = _factories(kernel_name, env, sandbox)
+    factory = factory_for()
+    reference = run_reference(source_nb, env=env, kernel_name=kernel_name)
     results = []
     for student, path in pairs:
         relative = str(path.relative_to(Path(submissions)))
         result = grade_notebook(source_nb, path, student=student, cell_timeout=cell_timeout,
-                                notebook_timeout=notebook_timeout, kernel_factory=factory)
+                                notebook_timeout=notebook_timeout, kernel_factory=factory,
+                                reference=reference, poisoned_factory=factory_for)
         result.submission = relative
         results.append(result)
     if out is not None:
