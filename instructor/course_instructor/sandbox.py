@@ -134,7 +134,7 @@ def find_bwrap():
 
 def make_kernel_factory(kernel_name="python3", env=None, *, sandbox=True, course_lib_dir=None,
                         limits=None, extra_ro_paths=(), mount_instructor_package=True,
-                        startup_timeout=120):
+                        startup_timeout=120, run_as_user=None):
     """Returns a zero-argument factory of fresh kernels, one per call (one per submission attempt).
 
     Args:
@@ -150,6 +150,10 @@ def make_kernel_factory(kernel_name="python3", env=None, *, sandbox=True, course
         extra_ro_paths: more host paths to show read-only at the same path.
         mount_instructor_package: show the `course_instructor` package (read-only).
         startup_timeout: seconds a kernel may take to start.
+        run_as_user: with sandbox=False, a user name or uid to run the kernel as (the grader
+            must be root): the fallback where bubblewrap cannot run (e.g. inside Gradescope's
+            container). The kernel then cannot read files only root may read, or write
+            outside its fresh HOME; `limits` still apply; the network is not cut.
 
     Returns:
         A callable returning an unstarted kernel object with `start()`, `run(code, timeout)`
@@ -164,6 +168,10 @@ def make_kernel_factory(kernel_name="python3", env=None, *, sandbox=True, course
         raise ValueError(f"limits should be a course_instructor.sandbox.Limits. "
                          f"Received: {type(limits).__name__}")
     base_env = dict(os.environ if env is None else env)
+    if not sandbox and run_as_user is not None:
+        uid, gid = _user_ids(run_as_user)
+        return lambda: SandboxKernel(None, [], limits, kernel_name=kernel_name, env=base_env,
+                                     startup_timeout=startup_timeout, user=(uid, gid))
     if not sandbox:
         return lambda: PlainKernel(kernel_name=kernel_name, env=base_env,
                                    startup_timeout=startup_timeout)
@@ -172,6 +180,29 @@ def make_kernel_factory(kernel_name="python3", env=None, *, sandbox=True, course
                             mount_instructor_package=mount_instructor_package)
     return lambda: SandboxKernel(bwrap, mounts, limits, kernel_name=kernel_name, env=base_env,
                                  startup_timeout=startup_timeout)
+
+
+def _user_ids(user):
+    import pwd
+    if isinstance(user, str) and user.isdigit():
+        user = int(user)
+    try:
+        entry = pwd.getpwuid(user) if isinstance(user, int) else pwd.getpwnam(user)
+        uid, gid = entry.pw_uid, entry.pw_gid
+    except KeyError:
+        if not isinstance(user, int):
+            raise ValueError(f"run_as_user names no user of this machine. Create one (useradd "
+                             f"--no-create-home student) or pass a uid. Received: "
+                             f"run_as_user={user!r}") from None
+        uid, gid = user, user
+    if uid == 0:
+        raise ValueError("run_as_user should be an unprivileged user, not root. "
+                         f"Received: run_as_user={user!r}")
+    if os.getuid() != 0:
+        raise ValueError(f"run_as_user needs the grader to run as root (it switches the kernel "
+                         f"to that user); this process runs as uid {os.getuid()}. "
+                         f"Received: run_as_user={user!r}")
+    return uid, gid
 
 
 # ---------------------------------------------------------------------------- mounts
@@ -257,7 +288,7 @@ def _bwrap_args(mounts, run_dir, limits):
     args += ["--bind", str(run_dir), str(run_dir)]
     for folder in _sandbox_dirs().values():
         args += ["--dir", folder]
-    args += ["--chdir", f"{SANDBOX_HOME}/work"]
+    args += ["--remount-ro", "/", "--chdir", f"{SANDBOX_HOME}/work"]
     return args
 
 
@@ -365,6 +396,21 @@ def _rmdir(path):
         pass
 
 
+def _kill_user_processes(uid):
+    for _ in range(20):
+        found = False
+        for entry in os.listdir("/proc"):
+            try:
+                if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
+                    os.kill(int(entry), signal.SIGKILL)
+                    found = True
+            except OSError:
+                pass
+        if not found:
+            return
+        time.sleep(0.05)
+
+
 def _user_process_count():
     uid = os.getuid()
     count = 0
@@ -385,15 +431,25 @@ def _launcher_main(argv):
     for file in filter(None, procs_files.split(",")):
         with open(file, "w") as handle:
             handle.write(str(os.getpid()))
+    user = None
     for item in filter(None, limits_spec.split(",")):
         name, value = item.split("=")
+        if name == "USER":
+            user = [int(part) for part in value.split(":")]
+            continue
         value = int(float(value))
         resource.setrlimit(getattr(resource, name), (value, value))
+    if user is not None:
+        uid, gid, work = user[0], user[1], os.environ.get("HOME", "/") + "/work"
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        os.chdir(work)
     os.execvp(command[0], command)
 
 
-def _rlimit_spec(limits, cgroups):
-    spec = []
+def _rlimit_spec(limits, cgroups, user=None):
+    spec = [] if user is None else [f"USER={user[0]}:{user[1]}"]
     if limits.cpu_seconds is not None:
         spec.append(f"RLIMIT_CPU={int(limits.cpu_seconds + 0.999)}")
     if limits.memory_mb is not None:
@@ -401,8 +457,11 @@ def _rlimit_spec(limits, cgroups):
     if limits.file_mb is not None:
         spec.append(f"RLIMIT_FSIZE={int(limits.file_mb * 2**20)}")
     spec.append("RLIMIT_CORE=0")
-    if limits.processes is not None and not cgroups.has("pids") and os.getuid() != 0:
-        spec.append(f"RLIMIT_NPROC={_user_process_count() + int(limits.processes)}")
+    if limits.processes is not None and not cgroups.has("pids"):
+        if user is not None:        # counted over that user's processes: only the kernel's
+            spec.append(f"RLIMIT_NPROC={int(limits.processes)}")
+        elif os.getuid() != 0:
+            spec.append(f"RLIMIT_NPROC={_user_process_count() + int(limits.processes)}")
     return ",".join(spec)
 
 
@@ -437,11 +496,17 @@ class PlainKernel(KernelSession):
 
 
 class SandboxKernel(KernelSession):
-    """A kernel in its own bubblewrap sandbox, created on `start()` and destroyed on `stop()`."""
+    """A kernel in its own bubblewrap sandbox, created on `start()` and destroyed on `stop()`.
 
-    def __init__(self, bwrap, mounts, limits, kernel_name="python3", env=None, startup_timeout=120):
+    With `user=(uid, gid)` and no `bwrap`: the kernel runs as that unprivileged user instead
+    (fresh HOME owned by it, same limits, no namespaces), and on `stop()` every process of
+    that user is killed.
+    """
+
+    def __init__(self, bwrap, mounts, limits, kernel_name="python3", env=None, startup_timeout=120,
+                 user=None):
         super().__init__(kernel_name=kernel_name, env=env, startup_timeout=startup_timeout)
-        self.bwrap, self.mounts, self.limits = bwrap, mounts, limits
+        self.bwrap, self.mounts, self.limits, self.user = bwrap, mounts, limits, user
         self.base_env = dict(self.env)
         self.run_dir = None
         self.cgroups = None
@@ -455,20 +520,31 @@ class SandboxKernel(KernelSession):
         os.chmod(self.run_dir, 0o700)
         self.cgroups = _Cgroups(self.limits)
         wrapper = [sys.executable, "-m", "course_instructor.sandbox",
-                   _rlimit_spec(self.limits, self.cgroups), ",".join(self.cgroups.procs_files()),
-                   "--", self.bwrap] + _bwrap_args(self.mounts, self.run_dir, self.limits) + ["--"]
+                   _rlimit_spec(self.limits, self.cgroups, self.user),
+                   ",".join(self.cgroups.procs_files()), "--"]
+        if self.user is None:
+            wrapper += [self.bwrap] + _bwrap_args(self.mounts, self.run_dir, self.limits) + ["--"]
+            env = sandbox_env(self.base_env)
+        else:
+            env = self._user_home()
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
         client = NotebookClient(nb, kernel_name=self.kernel_name, timeout=60, allow_errors=False,
                                 interrupt_on_timeout=False, record_timing=False,
                                 startup_timeout=self.startup_timeout, shutdown_kernel="immediate",
                                 coalesce_streams=True)
         km = client.create_kernel_manager()
-        km.transport = "ipc"
-        km.ip = str(self.run_dir / "kernel")
+        if self.user is None:       # no network in the sandbox: unix sockets
+            km.transport = "ipc"
+            km.ip = str(self.run_dir / "kernel")
         km.connection_file = str(self.run_dir / "kernel.json")
         km.cache_ports = False
         plain_format = km.format_kernel_cmd
-        km.format_kernel_cmd = lambda extra_arguments=None: wrapper + plain_format(extra_arguments)
+
+        def format_kernel_cmd(extra_arguments=None):
+            if self.user is not None:   # written by now; the kernel (that user) must read it
+                os.chown(km.connection_file, *self.user)
+            return wrapper + plain_format(extra_arguments)
+        km.format_kernel_cmd = format_kernel_cmd
         client.km = km
         self.client = client
         self.deadline = (None if self.limits.wall_seconds is None
@@ -478,7 +554,7 @@ class SandboxKernel(KernelSession):
             self._killer.daemon = True
             self._killer.start()
         try:
-            client.start_new_kernel(env=sandbox_env(self.base_env), stdout=self._stderr(),
+            client.start_new_kernel(env=env, stdout=self._stderr(),
                                     stderr=self._stderr(),
                                     cwd=str(self.run_dir))
             client.start_new_kernel_client()
@@ -486,6 +562,16 @@ class SandboxKernel(KernelSession):
             self.stop()
             raise
         return self
+
+    def _user_home(self):
+        """Fresh HOME, caches and working folder owned by the kernel's user; returns the env."""
+        home = self.run_dir / "home"
+        dirs = _sandbox_dirs(str(home))
+        for path in [str(self.run_dir)] + sorted(dirs.values()):
+            os.makedirs(path, exist_ok=True)
+            os.chown(path, *self.user)
+        os.chmod(self.run_dir, 0o711)
+        return sandbox_env(self.base_env, home=str(home))
 
     def _stderr(self):
         # The kernel's own log lines (not the code's output, which comes over IOPub) are
@@ -518,6 +604,8 @@ class SandboxKernel(KernelSession):
                         os.kill(int(pid), signal.SIGKILL)
                 except OSError:
                     pass
+        if self.user is not None:   # processes that left the group (setsid, double fork)
+            _kill_user_processes(self.user[0])
 
     def stop(self):
         if self._killer is not None:
