@@ -31,6 +31,7 @@ _EXPORTS = {
     "export_image_folder": "course_lib.data.export",
     "export_tfds_folder": "course_lib.data.tfds",
     "load_tfds": "course_lib.data.tfds",
+    "tfds_class_names": "course_lib.data.tfds",
     "DatasetUnavailableError": "course_lib.runtime",
     "scan_image_folder": "course_lib.data.folders",
     "plot_image_batch": "course_lib.data.plots",

@@ -169,3 +169,14 @@ def test_bad_name_and_unknown_class(tmp_path, mock_flowers):
 def test_an_unknown_dataset_name_says_what_to_check(tmp_path, online):
     with pytest.raises(DatasetUnavailableError, match="could not download.*Check the name"):
         export_tfds_folder("tf_flowerz", tmp_path / "f")
+
+
+def test_class_names_come_from_the_description_without_downloading(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_LIB_OFFLINE", "1")
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    assert course_lib.tfds_class_names("tf_flowers") == FLOWERS
+    pets = course_lib.tfds_class_names("oxford_iiit_pet")
+    assert len(pets) == 37 and pets[0] == "Abyssinian"
+    assert not (tmp_path / "tfds").exists()
+    with pytest.raises(DatasetUnavailableError, match="has no dataset 'tf_flowerz'.*Check the name"):
+        course_lib.tfds_class_names("tf_flowerz")

@@ -77,6 +77,38 @@ def load_tfds(name, split, caller, offline_hint, what="the dataset", hint="",
             f"{offline_hint}") from error
 
 
+def tfds_class_names(name):
+    """Returns the class names of a TFDS image dataset, read from its description (no download).
+
+    Example:
+
+    >>> tfds_class_names("tf_flowers")
+    ['dandelion', 'daisy', 'tulips', 'sunflowers', 'roses']
+
+    Raises:
+        DatasetUnavailableError: tensorflow-datasets is not installed, or `name` is unknown.
+        ValueError: the dataset has no "label" feature with class names.
+    """
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as error:
+        raise DatasetUnavailableError(
+            f"tfds_class_names({name!r}) needs the tensorflow-datasets package, which is not "
+            f"installed. On Colab it is preinstalled; elsewhere run "
+            f"`pip install tensorflow-datasets`.") from error
+    try:
+        builder = tfds.builder(name)
+    except Exception as error:  # noqa: BLE001 - DatasetNotFoundError and its kin
+        raise DatasetUnavailableError(
+            f"TensorFlow Datasets has no dataset {name!r} ({_first_lines(error)}). Check the "
+            f"name, e.g. 'tf_flowers' or 'oxford_iiit_pet'. Received: name={name!r}") from error
+    label = builder.info.features["label"] if "label" in builder.info.features else None
+    if label is None or not hasattr(label, "names"):
+        raise ValueError(f"{name!r} has no 'label' feature with class names, so it cannot be "
+                         f"written as one folder per class. Received: name={name!r}")
+    return list(label.names)
+
+
 def _first_lines(error, limit=300):
     """The gist of a library's error: its first line, and tfds' 'Did you mean' if any."""
     lines = str(error).strip().splitlines() or [""]
@@ -261,4 +293,4 @@ def _image_extension(data):
     return None
 
 
-__all__ = ["DatasetUnavailableError", "load_tfds", "export_tfds_folder"]
+__all__ = ["DatasetUnavailableError", "load_tfds", "export_tfds_folder", "tfds_class_names"]
