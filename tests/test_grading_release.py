@@ -1,6 +1,7 @@
 """Student release: stubs, hidden checks removed, Colab setup cell, links, determinism."""
 
 import shutil
+import os
 import sys
 import tomllib
 import types
@@ -71,22 +72,34 @@ def test_first_cells_are_the_colab_badge_and_setup():
     assert set(nb.metadata) == {"kernelspec", "language_info", fmt.OUR_KEY}
 
 
-def run_setup(monkeypatch, colab, mount=False):
+def run_setup(monkeypatch, colab, mount=False, drive_folder=None, version="0.0.0-old",
+              fresh_env=True):
     calls, mounted = [], []
-    monkeypatch.setattr("subprocess.run", lambda cmd, check: calls.append(cmd))
+    import subprocess
+    real_run = subprocess.run
+
+    def fake_run(cmd, *args, **kwargs):  # pip installs are recorded, not run
+        if list(cmd[1:3]) == ["-m", "pip"]:
+            return calls.append(cmd)
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr("subprocess.run", fake_run)
     if colab:
         drive = types.SimpleNamespace(mount=mounted.append)
-        monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+        import google  # the real namespace package (protobuf lives there too)  # noqa: F401
         monkeypatch.setitem(sys.modules, "google.colab", types.SimpleNamespace(drive=drive))
         monkeypatch.setitem(sys.modules, "google.colab.drive", drive)
     else:
         monkeypatch.delitem(sys.modules, "google.colab", raising=False)
         monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
-    monkeypatch.setattr("importlib.metadata.version", lambda name: "0.0.0-old")
+    monkeypatch.setattr("importlib.metadata.version", lambda name: version)
     code = release.setup_cell_source()
     if mount:
         code = code.replace("MOUNT_DRIVE = False", "MOUNT_DRIVE = True")
-    monkeypatch.setenv("COURSE_LIB_CACHE", "unchanged")
+    if drive_folder:
+        code = code.replace(repr(release.DRIVE_FOLDER), repr(str(drive_folder)))
+    for variable in release.DRIVE_CACHES if fresh_env else ():
+        monkeypatch.setenv(variable, "unchanged")
     exec(compile(code, "setup", "exec"), {})
     return calls, mounted
 
@@ -106,8 +119,63 @@ def test_setup_cell_on_colab_installs_course_lib_only(monkeypatch, capsys):
     assert command[-1] == ("course_lib @ git+https://github.com/dl-vision-course/course_lib.git@"
                            + release.RELEASE_REF)
     assert not any("tensorflow" in part or "keras" in part for part in command)
-    calls, mounted = run_setup(monkeypatch, colab=True, mount=True)
+    assert "Colab is ready: course_lib 0.0.0-old, TensorFlow 2." in capsys.readouterr().out
+
+
+def test_setup_cell_checks_tensorflow_first(monkeypatch):
+    # Colab's TPU runtimes ship no TensorFlow: say what to do before installing anything.
+    real = __import__("importlib.util").util.find_spec
+    monkeypatch.setattr("importlib.util.find_spec",
+                        lambda name: None if name == "tensorflow" else real(name))
+    with pytest.raises(RuntimeError, match=r"no TensorFlow \(Colab's TPU runtimes.*Change runtime "
+                                           r"type > T4 GPU"):
+        run_setup(monkeypatch, colab=True)
+
+
+def test_setup_cell_prints_versions_and_the_device(monkeypatch, capsys):
+    import keras
+    import tensorflow as tf
+    run_setup(monkeypatch, colab=True)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert f"TensorFlow {tf.__version__}, Keras {keras.__version__}, " in line
+    assert ("GPU: " in line) == bool(tf.config.list_physical_devices("GPU"))
+
+
+def test_mount_drive_keeps_every_download_cache_on_drive_and_runs_twice(monkeypatch, capsys,
+                                                                       tmp_path):
+    drive_folder = tmp_path / "MyDrive" / "course_lib"
+    monkeypatch.delitem(sys.modules, "tensorflow_datasets", raising=False)
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    calls, mounted = run_setup(monkeypatch, colab=True, mount=True, drive_folder=drive_folder)
     assert mounted == ["/content/drive"]
+    expected = {"COURSE_LIB_CACHE": "cache", "TFDS_DATA_DIR": "tensorflow_datasets",
+                "KERAS_HOME": "keras", "KAGGLEHUB_CACHE": "kagglehub"}
+    for variable, folder in expected.items():
+        assert os.environ[variable] == str(drive_folder / folder)
+        assert (drive_folder / folder).is_dir()
+    out = capsys.readouterr().out
+    assert f"Downloads are kept in {drive_folder}" in out and "Restart session" not in out
+    # Run again (same session, course_lib now at the release's version): nothing installed,
+    # nothing to restart, the same folders.
+    calls, mounted = run_setup(monkeypatch, colab=True, mount=True, drive_folder=drive_folder,
+                               version=release.release_ref().removeprefix("v"), fresh_env=False)
+    assert calls == [] and mounted == ["/content/drive"]
+    assert os.environ["KERAS_HOME"] == str(drive_folder / "keras")
+    assert "Restart session" not in capsys.readouterr().out
+
+
+def test_mount_drive_after_keras_was_imported_asks_for_a_restart(monkeypatch, capsys, tmp_path):
+    import keras  # noqa: F401  (imported before the cell: Keras keeps its old KERAS_HOME)
+    run_setup(monkeypatch, colab=True, mount=True, drive_folder=tmp_path / "d")
+    assert "keras were imported before this cell" in capsys.readouterr().out
+
+
+def test_the_kagglehub_variable_is_the_one_kagglehub_reads():
+    kagglehub_config = pytest.importorskip("kagglehub.config")
+    assert kagglehub_config.CACHE_FOLDER_ENV_VAR_NAME in release.DRIVE_CACHES
+    tfds_constants = pytest.importorskip("tensorflow_datasets.core.constants")
+    import inspect
+    assert "TFDS_DATA_DIR" in inspect.getsource(tfds_constants.get_default_data_dir)
 
 
 def test_setup_cell_installs_missing_light_dependencies(monkeypatch):

@@ -8,7 +8,11 @@ A released notebook is the source with:
 - an "Open in Colab" link first, then a setup cell that, on Colab only, installs
   course_lib from the repository at the pinned release (`pip install --no-deps`,
   so Colab's TensorFlow and Keras stay as they are), installs any missing light
-  dependency, and mounts Google Drive if the student sets `MOUNT_DRIVE = True`.
+  dependency, checks that TensorFlow is there (Colab's TPU runtimes have none: it
+  says to switch to a GPU runtime), and with `MOUNT_DRIVE = True` mounts Google
+  Drive and points every download cache there (`DRIVE_CACHES`: course_lib's cache,
+  TFDS data, Keras weights, KerasHub presets). It ends with one line: course_lib,
+  TensorFlow and Keras versions and the GPU. Running it twice is harmless.
   Elsewhere it prints one line and does nothing;
 - every solution region replaced by `# YOUR CODE HERE` / `raise NotImplementedError()`;
 - hidden checks removed; outputs and execution counts cleared; locked cells
@@ -90,14 +94,31 @@ def badge_markdown(name, repo_url=None, ref=None):
             f"({colab_url(name, repo_url, ref)})")
 
 
+# Where MOUNT_DRIVE = True keeps the downloads, and the variable each library reads
+# (kagglehub: kagglehub/config.py CACHE_FOLDER_ENV_VAR_NAME; Keras and tfds read theirs
+# once, when imported, so the setup cell sets them before importing TensorFlow).
+DRIVE_FOLDER = "/content/drive/MyDrive/course_lib"
+DRIVE_CACHES = {
+    "COURSE_LIB_CACHE": "cache",              # course_lib: exported folders, decoded images
+    "TFDS_DATA_DIR": "tensorflow_datasets",   # TensorFlow Datasets (774 MB for Oxford-IIIT Pet)
+    "KERAS_HOME": "keras",                    # Keras: ImageNet weights, keras.datasets
+    "KAGGLEHUB_CACHE": "kagglehub",           # KerasHub presets (RetinaNet, 130 MB)
+}
+# The modules that read a variable only when they are imported.
+READ_AT_IMPORT = {"TFDS_DATA_DIR": "tensorflow_datasets", "KERAS_HOME": "keras"}
+
+
 def setup_cell_source(repo_url=None, ref=None):
     """Returns the code of the released notebooks' first code cell (see module docstring)."""
     requirement = pip_requirement(repo_url, ref)
     version = release_ref(ref).removeprefix("v")
     dependencies = ",\n    ".join(f"{module!r}: {pip!r}" for module, pip in LIGHT_DEPENDENCIES.items())
+    caches = ",\n        ".join(f"{name!r}: {folder!r}" for name, folder in DRIVE_CACHES.items())
     return f'''# Run this cell first. On Google Colab it installs course_lib {release_ref(ref)} (never
 # TensorFlow or Keras: Colab's own builds use its GPU); anywhere else it does nothing.
-MOUNT_DRIVE = False  # True: keep downloads and checkpoints in your Google Drive
+# Running it again is harmless.
+MOUNT_DRIVE = False  # True: keep datasets, ImageNet weights and checkpoints in your Google Drive
+DRIVE_FOLDER = {DRIVE_FOLDER!r}
 
 import importlib.metadata
 import importlib.util
@@ -106,6 +127,10 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+    if importlib.util.find_spec("tensorflow") is None:
+        raise RuntimeError(
+            "This Colab runtime has no TensorFlow (Colab's TPU runtimes ship without it), and the "
+            "labs need it. Choose Runtime > Change runtime type > T4 GPU, then run this cell again.")
     _light = {{
     {dependencies},
     }}
@@ -119,11 +144,35 @@ if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
     if _installed != {version!r}:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                         {requirement!r}], check=True)
+        importlib.invalidate_caches()  # so that this kernel finds the package just installed
     if MOUNT_DRIVE:
         from google.colab import drive
         drive.mount("/content/drive")
-        os.environ["COURSE_LIB_CACHE"] = "/content/drive/MyDrive/course_lib_cache"
-    print("Colab is ready: course_lib", importlib.metadata.version("course_lib"))
+        _read_at_import = {READ_AT_IMPORT!r}
+        _stale = []
+        for _variable, _folder in {{
+        {caches},
+        }}.items():
+            _path = os.path.join(DRIVE_FOLDER, _folder)
+            os.makedirs(_path, exist_ok=True)
+            if os.environ.get(_variable) != _path and _read_at_import.get(_variable) in sys.modules:
+                _stale.append(_read_at_import[_variable])
+            os.environ[_variable] = _path
+        print(f"Downloads are kept in {{DRIVE_FOLDER}} (course_lib cache, TFDS data, Keras weights, "
+              f"KerasHub presets).")
+        if _stale:
+            print(f"{{' and '.join(_stale)}} were imported before this cell and keep their old "
+                  f"folders: choose Runtime > Restart session, then run this cell first.")
+    from course_lib import runtime
+    runtime.quiet_tensorflow()
+    import keras
+    import tensorflow as tf
+    _gpus = tf.config.list_physical_devices("GPU")
+    _gpu = _gpus and tf.config.experimental.get_device_details(_gpus[0]).get("device_name", "a GPU")
+    print(f"Colab is ready: course_lib {{importlib.metadata.version('course_lib')}}, TensorFlow "
+          f"{{tf.__version__}}, Keras {{keras.__version__}}, "
+          + (f"GPU: {{_gpu}}" if _gpus else "no GPU (Runtime > Change runtime type > T4 GPU "
+             "for the labs that train ImageNet networks)"))
 else:
     print("Not on Colab: nothing to install (locally, pip install -r requirements.txt).")'''
 
