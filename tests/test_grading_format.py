@@ -145,8 +145,10 @@ def edited(index, source=None, **changes):
     (edited(2, source="assert f(2) == 4\ncheck_equal(f(1), 2)"),
      "line 1: `assert` in a check cell runs in the student's kernel"),
     (edited(2, source="print(f(2))"), "this check cell calls no check helper"),
-    (edited(2, source="for x, want in [(1, 2), (2, 4)]:\n    check_equal(f(x), want)"),
-     "the loop variable(s) ['want'] feed only grader-side arguments"),
+    (edited(2, source="check_equal(f(1), 2)\n# BEGIN HIDDEN TESTS\n"
+                      "for x, want in [(1, 2), (2, 4)]:\n    check_equal(f(x), want)\n"
+                      "# END HIDDEN TESTS"),
+     "line 1 of a hidden region: the loop variable(s) ['want'] feed only grader-side arguments"),
     (edited(0, source="from course_lib import check_close"),
      "import check_close from course_lib.checks (found: from course_lib import check_close)"),
     (edited(0, source="from course_lib.checks import check_close as close"),

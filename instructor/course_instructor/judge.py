@@ -537,7 +537,7 @@ def _lint_leaks(trees):
     value_loads, grader_loads = set(), set()
     loops = []
 
-    def walk(statements):
+    def walk(statements, hidden):
         for statement in statements:
             found = check_call(statement)
             if found is not None:
@@ -546,18 +546,18 @@ def _lint_leaks(trees):
                     grader_loads.update(free_loads(node))
             elif isinstance(statement, _COMPOUND):
                 value_loads.update(_header_loads(statement))
-                if isinstance(statement, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
-                    loops.append(statement)
+                if hidden and isinstance(statement, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
+                    loops.append(statement)     # visible expected values are in the student's copy
                 for body in _bodies(statement):
-                    walk(body)
+                    walk(body, hidden)
             elif _candidate_roots(statement, cell_bound) is None:
                 value_loads.update(free_loads(statement))
             else:
                 value_loads.update(n for n in free_loads(statement)
                                    if n not in _candidate_roots(statement, cell_bound))
 
-    for _, tree in trees:
-        walk(tree.body)
+    for kind, tree in trees:
+        walk(tree.body, kind == "hidden")
     problems = []
     for loop in loops:
         index_names = set()
@@ -572,10 +572,12 @@ def _lint_leaks(trees):
         grader_only -= value_loads
         if grader_only:
             problems.append(
-                f"line {loop.lineno}: the loop variable(s) {sorted(grader_only)} feed only "
+                f"line {loop.lineno} of a hidden region: the loop variable(s) "
+                f"{sorted(grader_only)} feed only "
                 f"grader-side arguments, so the loop would carry expected values into the "
                 f"student's kernel. Loop over the inputs only and compute the expected value in "
-                f"the check call (e.g. `for x in inputs: check_close(f(x), reference(x))`).")
+                f"the check call (e.g. `for x in inputs: check_close(f(x), reference(x))`, or "
+                f"`for i in range(3): check_close(got[i], reference(x)[i])`).")
     return problems
 
 
