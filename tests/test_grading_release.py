@@ -3,6 +3,7 @@
 import shutil
 import os
 import sys
+import tempfile
 import tomllib
 import types
 from pathlib import Path
@@ -99,7 +100,7 @@ def run_setup(monkeypatch, colab, mount=False, drive_folder=None, version="0.0.0
     if drive_folder:
         code = code.replace(repr(release.DRIVE_FOLDER), repr(str(drive_folder)))
     for variable in release.DRIVE_CACHES if fresh_env else ():
-        monkeypatch.setenv(variable, "unchanged")
+        monkeypatch.setenv(variable, str(Path(tempfile.gettempdir()) / "release_test_unchanged"))
     exec(compile(code, "setup", "exec"), {})
     return calls, mounted
 
