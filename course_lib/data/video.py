@@ -289,11 +289,11 @@ def load_ucf101_clips(split="train", num_frames=8, image_size=64, classes=None, 
     in this TFDS configuration), and kept as uint8 RGB, the layout `make_moving_fashion`
     returns, so the same model builders run on both.
 
-    **Size.** The first call downloads UCF101's archive (6.96 GB) and TensorFlow Datasets
-    decodes all 13,320 videos into JPEG frames with ffmpeg, which takes hours of a Colab
-    session and tens of GB of disk; set `TFDS_DATA_DIR` to a Drive folder to prepare it
-    once and reuse it. Later calls read the prepared copy. Offline, it fails at once
-    unless that copy exists.
+    **Size.** The first call downloads UCF101's archive (6.96 GB), then TensorFlow Datasets
+    decodes all 13,320 videos with ffmpeg and stores their frames as JPEG, about 2.4 million
+    frames: hours of CPU by our estimate. Set `TFDS_DATA_DIR` to a Drive folder to prepare it
+    once and reuse it; later calls read the prepared copy. Offline, it fails at once unless
+    that copy exists.
 
     Args:
         split: "train" (9,537 videos of split 1) or "test" (3,783).
