@@ -309,3 +309,27 @@ def test_records_are_parsed_strictly():
     for bad in ("nope", '{"i": "0", "k": "close", "v": 1}', '{"i": 0, "k": "exec", "v": 1}',
                 '{"i": 0, "k": "close", "v": {"__class__": 1}}', '[' * 5000):
         assert judge.read_records([output(bad)])[1] == "malformed check record", bad
+
+
+def test_a_grader_failure_on_one_submission_keeps_the_others(tmp_path, monkeypatch):
+    folder = tmp_path / "subs"
+    write(folder, "boom", submission(CORRECT))
+    write(folder, "fine", submission(CORRECT))
+    real = grade.grade_notebook
+
+    def flaky(source_nb, path, student="student", **kwargs):
+        if student == "boom":
+            raise OSError("disk gone")
+        return grade.StudentResult(student, str(path), tests=[
+            {"name": "q1_relu_check", "question": "q1_relu", "score": 2, "max_score": 2,
+             "output": "passed"}])
+    monkeypatch.setattr(grade, "grade_notebook", flaky)
+    monkeypatch.setattr(grade, "run_reference", lambda *a, **k: None)
+    results = {r.student: r for r in grade.grade_submissions(SOURCE, folder, out=tmp_path / "out",
+                                                            sandbox=False)}
+    assert real is not flaky
+    assert results["boom"].status == "grader error" and results["boom"].score == 0
+    assert "the grader failed on this submission (OSError)" in results["boom"].notes[0]
+    summary = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [s["student"] for s in summary["students"]] == ["boom", "fine"]
+    assert summary["students"][1]["score"] == 2

@@ -51,7 +51,7 @@ from course_instructor.forbidden import forbidden_names, poisoned_copy
 from course_instructor.kernel import KernelSession
 from course_instructor.sandbox import make_kernel_factory
 
-from course_instructor.results import write_results
+from course_instructor.results import ResultsWriter
 
 MAX_RESTARTS = 3
 _KNOWN_ERRORS = {name for name, value in vars(builtins).items()
@@ -522,22 +522,23 @@ def _default_poisoned_factory(library):
 
 # ---------------------------------------------------------------------------- grading many
 
-def _factories(kernel_name, env, sandbox):
+def _factories(kernel_name, env, sandbox, limits=None):
     def factory_for(course_lib_dir=None):
         if sandbox or course_lib_dir is None:
             return make_kernel_factory(kernel_name=kernel_name, env=env, sandbox=sandbox,
-                                       course_lib_dir=course_lib_dir)
+                                       course_lib_dir=course_lib_dir, limits=limits)
         # Without the sandbox the copy goes first on the kernel's path (a weaker guarantee:
         # the real package stays readable on disk).
         plain_env = dict(os.environ if env is None else env)
         plain_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(Path(course_lib_dir).parent), plain_env.get("PYTHONPATH")) if p)
-        return make_kernel_factory(kernel_name=kernel_name, env=plain_env, sandbox=False)
+        return make_kernel_factory(kernel_name=kernel_name, env=plain_env, sandbox=False,
+                                   limits=limits)
     return factory_for
 
 
 def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_timeout=1800,
-                      kernel_name="python3", env=None, sandbox=True):
+                      kernel_name="python3", env=None, sandbox=True, limits=None):
     """Grades every notebook in `submissions` against the instructor notebook `source`.
 
     Args:
@@ -549,6 +550,7 @@ def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_
         env: environment variables for the kernels (default: this process's).
         sandbox: run each submission in the OS sandbox (`sandbox.py`); False only for
             trusted submissions.
+        limits: the sandbox's `Limits` (default: `Limits()`).
 
     Returns:
         The list of `StudentResult`, sorted by student.
@@ -570,17 +572,35 @@ def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_
             raise ValueError(f"{name} should be a positive number of seconds. "
                              f"Received: {name}={value!r}")
     pairs = find_submissions(submissions)
-    factory_for = _factories(kernel_name, env, sandbox)
+    factory_for = _factories(kernel_name, env, sandbox, limits)
     factory = factory_for()
     reference = run_reference(source_nb, env=env, kernel_name=kernel_name)
+    writer = None if out is None else ResultsWriter(out, source_nb, source_name=Path(source).name)
     results = []
     for student, path in pairs:
         relative = str(path.relative_to(Path(submissions)))
-        result = grade_notebook(source_nb, path, student=student, cell_timeout=cell_timeout,
-                                notebook_timeout=notebook_timeout, kernel_factory=factory,
-                                reference=reference, poisoned_factory=factory_for)
+        try:
+            result = grade_notebook(source_nb, path, student=student, cell_timeout=cell_timeout,
+                                    notebook_timeout=notebook_timeout, kernel_factory=factory,
+                                    reference=reference, poisoned_factory=factory_for)
+        except Exception as error:  # noqa: BLE001 - one submission never stops the others
+            result = _failed(source_nb, student, error)
         result.submission = relative
         results.append(result)
-    if out is not None:
-        write_results(results, out, source_nb, source_name=Path(source).name)
+        if writer is not None:
+            writer.add(result)
+    if writer is not None:
+        writer.finish()
     return results
+
+
+def _failed(source_nb, student, error):
+    """The result of a submission the grader itself failed on: every question 0, a note."""
+    result = StudentResult(student, "", status="grader error")
+    result.notes.append(f"the grader failed on this submission ({error_name(type(error).__name__)}"
+                        f"); every question scores 0: tell your instructor")
+    for q in fmt.list_questions(source_nb):
+        for gid, points in zip(q.check_ids, q.check_points):
+            result.tests.append({"name": gid, "question": q.answer_id, "score": 0,
+                                 "max_score": points, "output": "not graded (grader error)"})
+    return result
