@@ -203,36 +203,23 @@ def cache_dir(*parts, create=True):
 
 
 def get_strategy(verbose=True):
-    """Returns the best `tf.distribute` strategy for this machine.
+    """Returns the `tf.distribute` strategy for this machine's GPUs.
 
-    TPU (Colab TPU runtimes) -> `TPUStrategy`; several GPUs -> `MirroredStrategy`;
-    one GPU or CPU only -> the default strategy. Build and compile models inside
-    `with strategy.scope():`; scale the batch size with
-    `strategy.num_replicas_in_sync`.
+    Several GPUs -> `MirroredStrategy`; one GPU or CPU only -> the default
+    strategy. Build and compile models inside `with strategy.scope():`; scale
+    the batch size with `strategy.num_replicas_in_sync`. (TPUs are not
+    supported: Colab's TPU runtimes ship without TensorFlow.)
 
     Returns:
         A `tf.distribute.Strategy`.
     """
     quiet_tensorflow()
     import tensorflow as tf
-    strategy = None
-    kind = None
-    try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        strategy = tf.distribute.TPUStrategy(resolver)
-        kind = "TPU"
-    except (ValueError, tf.errors.NotFoundError, RuntimeError):
-        pass
-    if strategy is None:
-        gpus = tf.config.list_physical_devices("GPU")
-        if len(gpus) > 1:
-            strategy = tf.distribute.MirroredStrategy()
-            kind = f"{len(gpus)} GPUs"
-        else:
-            strategy = tf.distribute.get_strategy()
-            kind = "1 GPU" if gpus else "CPU"
+    gpus = tf.config.list_physical_devices("GPU")
+    if len(gpus) > 1:
+        strategy, kind = tf.distribute.MirroredStrategy(), f"{len(gpus)} GPUs"
+    else:
+        strategy, kind = tf.distribute.get_strategy(), ("1 GPU" if gpus else "CPU")
     if verbose:
         print(f"Strategy: {type(strategy).__name__} on {kind} "
               f"({strategy.num_replicas_in_sync} replica(s))")

@@ -116,3 +116,44 @@ def test_make_small_subset_is_balanced_and_deterministic():
     np.testing.assert_array_equal(a["x_train"], b["x_train"])
     with pytest.raises(ValueError, match="fewer than per_class"):
         make_small_subset(x, y, x, y, train_per_class=400)
+
+
+def test_offline_error_is_the_one_download_error(no_local_copies, monkeypatch):
+    monkeypatch.setenv("COURSE_LIB_OFFLINE", "1")
+    with pytest.raises(fashion_mnist.runtime.DatasetUnavailableError, match="offline"):
+        load_fashion_mnist()
+
+
+def test_a_failed_download_is_a_dataset_unavailable_error(no_local_copies, monkeypatch):
+    import keras
+    monkeypatch.setenv("COURSE_LIB_OFFLINE", "0")
+
+    def unreachable():  # what keras.utils.get_file raises when the host answers 503
+        raise Exception("URL fetch failure on https://storage.googleapis.com/tensorflow/"
+                        "tf-keras-datasets/train-labels-idx1-ubyte.gz: 503 -- Service Unavailable")
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", unreachable)
+    with pytest.raises(fashion_mnist.runtime.DatasetUnavailableError,
+                       match=r"Downloading Fashion-MNIST failed.*503.*subset=\"small\""):
+        load_fashion_mnist()
+
+
+def test_download_through_keras_with_the_network_faked(tmp_path):
+    # The real keras.datasets code path; only the HTTP fetch is faked (tests/fake_network).
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root / "tests" / "fake_network"),
+               COURSE_LIB_FAKE_NETWORK="1", COURSE_LIB_OFFLINE="0", KERAS_HOME=str(tmp_path / "keras"),
+               COURSE_LIB_FAKE_NETWORK_LOG=str(tmp_path / "log"))
+    env.pop(fashion_mnist.ENV_VAR, None)
+    code = ("from pathlib import Path; from course_lib.data import fashion_mnist as f; "
+            "f.DEBIAN_DIR = Path('/nonexistent'); (x, y), (xt, yt) = f.load_fashion_mnist(); "
+            "print(x.shape, xt.shape, sorted(set(y.tolist()))); "
+            "assert f.find_fashion_mnist() is not None  # kept in the Keras cache for next time")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "(1200, 28, 28) (300, 28, 28) [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]" in run.stdout
+    assert len((tmp_path / "log").read_text().splitlines()) == 4  # the four IDX files

@@ -57,7 +57,11 @@ def test_data_path_finds_shipped_files_and_explains_missing_ones():
         runtime.data_path("nope.bin")
 
 
-def test_strategy_on_cpu_has_one_replica(capsys):
+def test_strategy_on_cpu_has_one_replica(capsys, monkeypatch):
+    import tensorflow as tf
+    # No TPU promise: Colab's TPU runtimes have no TensorFlow, so no TPU is probed.
+    monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver",
+                        lambda *a, **k: pytest.fail("get_strategy probed for a TPU"))
     strategy = runtime.get_strategy()
     assert strategy.num_replicas_in_sync == 1
     assert "CPU" in capsys.readouterr().out

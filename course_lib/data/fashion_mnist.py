@@ -122,7 +122,8 @@ def load_fashion_mnist(path=None, subset="full"):
     Raises:
         ValueError: `subset` is neither "full" nor "small".
         FileNotFoundError: `path` was given but lacks the four IDX files.
-        RuntimeError: no local copy and no internet; the message lists the ways to get one.
+        DatasetUnavailableError (a RuntimeError): no local copy and no internet, or the
+            download failed; the message lists the ways to get one.
 
     Example:
 
@@ -149,7 +150,7 @@ def load_fashion_mnist(path=None, subset="full"):
     if folder is not None:
         return _load_idx_folder(folder)
     if runtime.is_offline():
-        raise RuntimeError(
+        raise runtime.DatasetUnavailableError(
             "Fashion-MNIST was not found locally and this machine is offline. Any one of these works:\n"
             "  - on Debian/Ubuntu: sudo apt install dataset-fashion-mnist "
             f"(files land in {DEBIAN_DIR});\n"
@@ -160,7 +161,13 @@ def load_fashion_mnist(path=None, subset="full"):
             '  - or use the shipped subset: load_fashion_mnist(subset="small").')
     runtime.quiet_tensorflow()
     import keras
-    return keras.datasets.fashion_mnist.load_data()
+    try:
+        return keras.datasets.fashion_mnist.load_data()
+    except Exception as error:  # noqa: BLE001 - Keras reports a failed download as Exception
+        raise runtime.DatasetUnavailableError(
+            f"Downloading Fashion-MNIST failed ({type(error).__name__}: {error}). Try again later, "
+            f"copy the four IDX files into {_keras_cache_dir()}, or use the shipped subset: "
+            f'load_fashion_mnist(subset="small").') from error
 
 
 def make_small_subset(x_train, y_train, x_test, y_test, train_per_class=600,
