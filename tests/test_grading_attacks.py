@@ -182,3 +182,26 @@ def test_no_secret_in_any_feedback_or_file(attacked):
     for text in texts:
         for secret in SECRETS:
             assert secret not in text, secret
+
+
+def test_from_scratch_in_the_sandbox_reaches_only_the_poisoned_copy(tmp_path):
+    # In the OS sandbox the poisoned copy is mounted where course_lib was: loading the
+    # reference from its real file path finds the poisoned one too.
+    from course_instructor.sandbox import SandboxUnavailableError, find_bwrap
+    try:
+        find_bwrap()
+    except SandboxUnavailableError as error:
+        pytest.skip(f"no sandbox here: {error}")
+    real_file = Path(__import__("course_lib.metrics.detection").metrics.detection.__file__)
+    by_path = (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('fresh_detection', {str(real_file)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(module)\n"
+        "def my_iou(a, b):\n    return module.box_iou(np.asarray([a], float), "
+        "np.asarray([b], float))[0, 0]")
+    for name, answers in (("by_path", {"q1_iou": by_path}), ("honest", {})):
+        (tmp_path / f"{name}.ipynb").write_bytes(notebook_bytes(_submission(answers)))
+    results = {r.student: r for r in grade.grade_submissions(SOURCE, tmp_path, cell_timeout=60)}
+    assert {name: r.score for name, r in results.items()} == {"by_path": 4, "honest": 6}
+    output = next(t["output"] for t in results["by_path"].tests if t["name"] == "q1_iou_check")
+    assert "from scratch, without course_lib.metrics.detection.box_iou" in output, output

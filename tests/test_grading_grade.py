@@ -272,10 +272,11 @@ expected[0, 2] -= 1
 expected.fill(2)
 print("passes the visible checks")
 # BEGIN HIDDEN TESTS
+from course_lib.scratch import dense_backward as reference_backward
 rng = np.random.default_rng(0)
 for batch_size in (1, 5):
     x, g = rng.normal(size=(batch_size, 2)), rng.normal(size=(batch_size, 3))
-    want = x.T @ g
+    want = x.T @ g + 0 * reference_backward(g, x, kernel)[1]
     check_close(backward(g, x, kernel)[1], want, name=f"HIDDEN_NAME {batch_size}", hint="HINT")
 check_equal(grads[1], expected, name="e")
 # END HIDDEN TESTS'''
@@ -288,7 +289,7 @@ def test_student_side_keeps_only_what_values_need():
     assert "__course_lib_value__(0, 'close', grads[0])" in visible.student
     assert "expected" not in visible.student and "-1.0, 1.0" not in visible.student
     assert "print('passes the visible checks')" in visible.student
-    for text in ("want", "x.T @ g", "HIDDEN_NAME", "HINT", "expected", "#"):
+    for text in ("want", "x.T @ g", "HIDDEN_NAME", "HINT", "expected", "#", "reference_backward"):
         assert text not in hidden.student, text
     assert "__course_lib_value__(1, 'close', backward(g, x, kernel)[1])" in hidden.student
     assert "__course_lib_value__(2, 'equal', grads[1])" in hidden.student

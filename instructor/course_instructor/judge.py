@@ -242,6 +242,10 @@ def _header_stores(statement):
 
 def _candidate_roots(statement, cell_bound):
     """Names a removable statement writes, or None when the statement must stay."""
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        if any(alias.name == "*" for alias in statement.names):
+            return None
+        return {(alias.asname or alias.name).split(".")[0] for alias in statement.names}
     if isinstance(statement, ast.Assign):
         targets = statement.targets
     elif isinstance(statement, (ast.AugAssign, ast.AnnAssign)):
