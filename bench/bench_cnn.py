@@ -37,20 +37,22 @@ def main():
     import numpy as np
     import keras
     from course_lib.data.fashion_mnist import load_fashion_mnist
-    from course_lib.diagnostics.schedules import make_lr_callback, step_decay
     from course_lib.models.classic import build_toy_cnn
 
     runtime.set_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist(subset=args.subset)
     x_train, x_test = x_train[..., None], x_test[..., None]
     model = build_toy_cnn(**config)
-    model.compile(optimizer=keras.optimizers.Adam(LAB_RECIPE["learning_rate"]),
+    # Step decay (x drop every epochs_per_drop epochs) as a Keras schedule, counted in steps, as lab 02 does
+    steps_per_epoch = int(np.ceil(int(len(x_train) * 0.9) / LAB_RECIPE["batch_size"]))   # validation_split=0.1
+    schedule = keras.optimizers.schedules.ExponentialDecay(
+        LAB_RECIPE["learning_rate"], decay_steps=LAB_RECIPE["epochs_per_drop"] * steps_per_epoch,
+        decay_rate=LAB_RECIPE["drop"], staircase=True)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    schedule = step_decay(LAB_RECIPE["learning_rate"], drop=LAB_RECIPE["drop"],
-                          epochs_per_drop=LAB_RECIPE["epochs_per_drop"])
     start = time.time()
     history = model.fit(x_train, y_train, batch_size=LAB_RECIPE["batch_size"], epochs=args.epochs,
-                        validation_split=0.1, callbacks=[make_lr_callback(schedule)], verbose=2)
+                        validation_split=0.1, verbose=2)
     train_s = time.time() - start
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
     best_val = max(history.history["val_accuracy"])

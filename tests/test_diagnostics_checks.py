@@ -7,8 +7,6 @@ import tensorflow as tf
 
 from course_lib.diagnostics.checks import (check_initial_loss, check_regularization_loss,
                                            overfit_small_batch)
-from course_lib.diagnostics.schedules import (cosine_decay, exponential_decay, inverse_time_decay,
-                                              make_lr_callback, plot_lr_schedule, step_decay)
 from course_lib.diagnostics.search import (plot_search, random_search, refine_space,
                                            sample_hyperparameters)
 
@@ -103,50 +101,6 @@ def test_regularization_raises_the_loss(capsys):
         check_regularization_loss(tiny_model, (x, y), l2_factors=(1e-2, 1e-3))
     with pytest.raises(ValueError, match=r"build_model should be a function"):
         check_regularization_loss(None, (x, y))
-
-
-def test_schedules_values():
-    step = step_decay(1e-3, drop=0.5, epochs_per_drop=2)
-    assert [step(e) for e in range(5)] == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4])
-    assert exponential_decay(1.0, 0.1)(10) == pytest.approx(math.exp(-1))
-    assert inverse_time_decay(1.0, 0.5)(2) == pytest.approx(0.5)
-    cosine = cosine_decay(1.0, epochs=11, final_fraction=0.0)
-    assert cosine(0) == pytest.approx(1.0) and cosine(5) == pytest.approx(0.5) and cosine(10) == pytest.approx(0.0)
-    assert cosine(20) == cosine(10)
-
-
-def test_schedule_errors():
-    with pytest.raises(ValueError, match=r"initial_learning_rate should be a positive number.*Received: initial_learning_rate=0"):
-        step_decay(0)
-    with pytest.raises(ValueError, match=r"drop should be a factor in \(0, 1\].*Received: drop=2"):
-        step_decay(1e-3, drop=2)
-    with pytest.raises(ValueError, match=r"epochs_per_drop should be an int >= 1"):
-        step_decay(1e-3, epochs_per_drop=0)
-    with pytest.raises(ValueError, match=r"decay_rate should be a number >= 0.*Received: decay_rate=-1"):
-        exponential_decay(1e-3, decay_rate=-1)
-    with pytest.raises(ValueError, match=r"epochs should be an int >= 1, the length"):
-        cosine_decay(1e-3, epochs=0)
-    with pytest.raises(ValueError, match=r"final_fraction should be in \[0, 1\]"):
-        cosine_decay(1e-3, epochs=5, final_fraction=2)
-    with pytest.raises(ValueError, match=r"schedule should be a function of the epoch"):
-        make_lr_callback(0.001)
-    with pytest.raises(ValueError, match=r"schedule\(0\) should return a positive learning rate"):
-        make_lr_callback(lambda epoch: 0.0)
-    with pytest.raises(ValueError, match=r"schedules should be a schedule function or a list"):
-        plot_lr_schedule([])
-    with pytest.raises(ValueError, match=r"epochs should be an int >= 1. Received: epochs=0"):
-        plot_lr_schedule(step_decay(1e-3), epochs=0)
-
-
-def test_lr_callback_records_the_rate_in_history():
-    import matplotlib
-    matplotlib.use("Agg")
-    x, y = tiny_data(n=16)
-    schedule = step_decay(1e-2, drop=0.1, epochs_per_drop=1)
-    history = tiny_model().fit(x, y, epochs=3, verbose=0, callbacks=[make_lr_callback(schedule)])
-    assert history.history["learning_rate"] == pytest.approx([1e-2, 1e-3, 1e-4], rel=1e-5)
-    ax = plot_lr_schedule([schedule, exponential_decay(1e-2)], epochs=5)
-    assert len(ax.get_lines()) == 2 and ax.get_yscale() == "log"
 
 
 SPACE = {"learning_rate": ("log", 1e-5, 1e-1), "dropout_rate": ("uniform", 0.0, 0.5),

@@ -51,6 +51,21 @@ def test_adam_defaults_are_keras_defaults():
         np.testing.assert_allclose(a, b, rtol=1e-6)  # up to Keras's float32 hyperparameters
 
 
+def test_adam_without_bias_correction_takes_larger_first_steps():
+    # Constant gradient g: m_t = (1 - beta_1^t) g and v_t = (1 - beta_2^t) g^2, so without the
+    # correction the step is lr (1 - beta_1^t) / sqrt(1 - beta_2^t): 3.16 lr at t = 1, 6.5 lr at t = 10.
+    for t_max, ratio in ((1, 0.1 / np.sqrt(0.001)), (10, (1 - 0.9 ** 10) / np.sqrt(1 - 0.999 ** 10))):
+        steps = {}
+        for correct in (True, False):
+            optimizer, w = Adam(learning_rate=0.01, bias_correction=correct), [np.zeros(3)]
+            for _ in range(t_max):
+                before = w[0].copy()
+                optimizer.apply([np.full(3, 0.5)], w)
+            steps[correct] = before[0] - w[0][0]
+        assert steps[True] == pytest.approx(0.01, rel=1e-4)          # corrected: exactly the learning rate
+        assert steps[False] == pytest.approx(0.01 * ratio, rel=1e-4)
+
+
 def test_schedule_drives_the_optimizer_like_keras():
     ours = SGD(ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5), momentum=0.5)
     theirs = keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 2, 0.5), momentum=0.5)

@@ -62,7 +62,12 @@ def make_recall_task(num_samples=1000, sequence_length=50, num_classes=4, num_di
 
 
 def make_adding_problem(num_samples=1000, sequence_length=50, seed=1337):
-    """The adding problem (Hochreiter & Schmidhuber, 1997): add the two marked numbers of a long sequence.
+    """The adding problem: add the two marked numbers of a long sequence.
+
+    This is the variant of Le, Jaitly and Hinton (2015, "A simple way to initialize recurrent
+    networks of rectified linear units"), also used by the later RNN literature; the task comes
+    from Hochreiter and Schmidhuber (1997), whose original version draws the values in [-1, 1]
+    and places the markers differently.
 
     Each step holds two features: a random number in [0, 1) and a marker, 1 at exactly two
     steps (one in the first half of the sequence, one in the second half) and 0 elsewhere. The

@@ -176,13 +176,17 @@ class Adam(Optimizer):
         learning_rate: float or schedule (default 0.001).
         beta_1, beta_2: decay rates of the first and second moment estimates.
         epsilon: added to sqrt(v); Keras uses 1e-7.
+        bias_correction: divide m by (1 - beta_1^t) and v by (1 - beta_2^t), as Adam (and Keras)
+            does. False only shows what the correction is for: m and v start at 0, so without
+            it the first steps are several times larger than the learning rate.
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, bias_correction=True):
         super().__init__(learning_rate)
         self.beta_1 = _check_rate(beta_1, "beta_1", 0.0, 1.0, low_inclusive=True)
         self.beta_2 = _check_rate(beta_2, "beta_2", 0.0, 1.0, low_inclusive=True)
         self.epsilon = _check_rate(epsilon, "epsilon")
+        self.bias_correction = bool(bias_correction)
 
     def _build(self, variables):
         # m, v and a scratch buffer per variable: the update below allocates nothing.
@@ -192,7 +196,7 @@ class Adam(Optimizer):
         t = self.iterations + 1
         # Bias correction folded into the step size, as Keras does.
         # (Python floats, so float32 parameters stay float32.)
-        alpha = float(lr * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
+        alpha = float(lr * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)) if self.bias_correction else float(lr)
         for g, w, (m, v, buffer) in zip(grads, variables, self._slots):
             # In place, the same as: m += (1 - beta_1) (g - m);  v += (1 - beta_2) (g^2 - v);
             # w -= alpha m / (sqrt(v) + epsilon). Half of a NumPy training step is spent here.
