@@ -1,5 +1,6 @@
 """Student release: stubs, hidden checks removed, Colab setup cell, links, determinism."""
 
+import importlib.util
 import shutil
 import os
 import sys
@@ -74,8 +75,18 @@ def test_first_cells_are_the_colab_badge_and_setup():
 
 
 def run_setup(monkeypatch, colab, mount=False, drive_folder=None, version="0.0.0-old",
-              fresh_env=True):
+              fresh_env=True, missing=()):
     calls, mounted = [], []
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):  # `missing` are not installed, importlib_resources is
+        if name in missing:
+            return None
+        if name == "importlib_resources":
+            return real_find_spec("importlib")
+        return real_find_spec(name, *args)
+
+    monkeypatch.setattr("importlib.util.find_spec", find_spec)
     import subprocess
     real_run = subprocess.run
 
@@ -125,12 +136,9 @@ def test_setup_cell_on_colab_installs_course_lib_only(monkeypatch, capsys):
 
 def test_setup_cell_checks_tensorflow_first(monkeypatch):
     # Colab's TPU runtimes ship no TensorFlow: say what to do before installing anything.
-    real = __import__("importlib.util").util.find_spec
-    monkeypatch.setattr("importlib.util.find_spec",
-                        lambda name: None if name == "tensorflow" else real(name))
     with pytest.raises(RuntimeError, match=r"no TensorFlow \(Colab's TPU runtimes.*Change runtime "
                                            r"type > T4 GPU"):
-        run_setup(monkeypatch, colab=True)
+        run_setup(monkeypatch, colab=True, missing=("tensorflow",))
 
 
 def test_setup_cell_prints_versions_and_the_device(monkeypatch, capsys):
@@ -180,11 +188,14 @@ def test_the_kagglehub_variable_is_the_one_kagglehub_reads():
 
 
 def test_setup_cell_installs_missing_light_dependencies(monkeypatch):
-    real = __import__("importlib.util").util.find_spec
-    monkeypatch.setattr("importlib.util.find_spec",
-                        lambda name: None if name == "tqdm" else real(name))
-    calls, _ = run_setup(monkeypatch, colab=True)
+    calls, _ = run_setup(monkeypatch, colab=True, missing=("tqdm",))
     assert calls[0][-1:] == ["tqdm>=4.60"] and "--no-deps" not in calls[0]
+
+
+def test_setup_cell_installs_what_tensorflow_datasets_needs_to_download(monkeypatch):
+    # tensorflow-datasets 4.9.10 imports importlib_resources to download, without declaring it.
+    calls, _ = run_setup(monkeypatch, colab=True, missing=("importlib_resources",))
+    assert calls[0][-1:] == ["importlib_resources>=5"]
 
 
 def test_light_dependencies_match_pyproject():

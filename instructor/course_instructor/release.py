@@ -135,6 +135,9 @@ if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
     {dependencies},
     }}
     _missing = [pip for module, pip in _light.items() if importlib.util.find_spec(module) is None]
+    # tensorflow-datasets 4.9.10 needs importlib_resources to download, without declaring it
+    if importlib.util.find_spec("tensorflow_datasets") and not importlib.util.find_spec("importlib_resources"):
+        _missing.append("importlib_resources>=5")
     if _missing:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *_missing], check=True)
     try:
