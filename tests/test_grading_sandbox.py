@@ -48,10 +48,22 @@ def digest(*roots):
 
 
 def protected_paths(*extra):
+    """Hashed before and after an attack. The repository's own folders are checked with
+    `assert_not_written` instead: other people may edit them while the tests run."""
+    return list(extra)
+
+
+def assert_not_written(markers=(b"pwned", b"EVIL = 1")):
+    """No file of the library, data, labs, grader or the real HOME's caches and IPython profile
+    holds what the attacks write (other jobs may change these folders: no hash)."""
     home = Path.home()
-    return [REPO / "course_lib", REPO / "data", REPO / "labs",
-            REPO / "instructor" / "course_instructor", home / ".ipython", home / ".keras",
-            home / ".cache" / "course_lib", *extra]
+    folders = [REPO / name for name in ("course_lib", "data", "labs", "instructor")]
+    folders += [home / ".ipython", home / ".keras", home / ".cache" / "course_lib"]
+    for folder in folders:
+        for path in folder.rglob("*") if folder.is_dir() else []:
+            if path.is_file() and path.stat().st_size < 50_000_000:
+                data = path.read_bytes()
+                assert not any(marker in data for marker in markers), path
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +163,7 @@ def test_writes_outside_the_sandbox_fail_and_change_nothing(kernel, tmp_path):
     assert result.ok, result.evalue
     assert "WROTE" not in result.stdout
     assert not (tmp_path / "results.json").exists()
+    assert_not_written()
     assert digest(*protected_paths(tmp_path)) == before
 
 
@@ -166,6 +179,7 @@ def test_ipython_startup_file_and_cache_do_not_reach_the_next_submission(kernel)
         print("written")
         """)
     assert result.ok and "written" in result.stdout
+    assert_not_written()
     with make_kernel_factory(limits=TEST_LIMITS)() as other:
         result = other.run("import os\nprint('EVIL' in globals(), "
                            "os.listdir(os.environ['HOME']), "
@@ -351,3 +365,50 @@ def test_unprivileged_user_fallback_cannot_read_root_files_or_write_outside(tmp_
     line = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
     assert line, done.stdout[-2000:] + done.stderr[-2000:]
     assert line[0] == "RESULT ok [65534, 'PermissionError', 'PermissionError']"
+
+
+# ---------------------------------------------------------------------------- end to end
+
+RELU_OK = "def relu(x):\n    return np.maximum(np.asarray(x, dtype=float), 0.0)"
+SOFTMAX_OK = ("def softmax(logits):\n    z = np.asarray(logits, dtype=float)\n"
+              "    e = np.exp(z - z.max(axis=1, keepdims=True))\n"
+              "    return e / e.sum(axis=1, keepdims=True)")
+PARAMS_OK = "num_params = 16"
+
+
+def write_submission(folder, student, answers):
+    from course_instructor.release import notebook_bytes, release_notebook
+    nb = release_notebook(fmt.read_notebook(SOURCE), "source.ipynb")
+    for cell in nb.cells:
+        if fmt.grade_id(cell) in answers:
+            cell.source = answers[fmt.grade_id(cell)]
+    (folder / f"{student}.ipynb").write_bytes(notebook_bytes(nb))
+
+
+def test_grade_submissions_in_sandboxes_keeps_every_result_whatever_one_student_does(tmp_path):
+    from course_instructor.grade import grade_submissions
+    submissions, out = tmp_path / "submitted", tmp_path / "grades"
+    submissions.mkdir()
+    honest = {"q1_relu": RELU_OK, "q2_softmax": SOFTMAX_OK, "q3_params": PARAMS_OK}
+    killer = RELU_OK + "\nimport os as o, signal as s\no.kill(o.getppid(), s.SIGKILL)\no.kill(-1, s.SIGKILL)"
+    late = (RELU_OK + "\nimport subprocess as p\np.Popen(['sh', '-c', 'sleep 2; echo pwned > "
+            f"{out / 'scores.csv'}; mkdir -p {out / 'results.json'}; echo pwned >> "
+            f"{REPO / 'data' / 'README.md'}'], start_new_session=True)")
+    write_submission(submissions, "alice", honest)
+    write_submission(submissions, "bob", dict(honest, q1_relu=killer))
+    write_submission(submissions, "carol", dict(honest, q1_relu=late))
+    write_submission(submissions, "dave", honest)
+    before = digest(*protected_paths(SOURCE, submissions))
+    results = grade_submissions(SOURCE, submissions, out=out, cell_timeout=60, notebook_timeout=300)
+    scores = {r.student: r.score for r in results}
+    assert scores["alice"] == scores["dave"] == 6
+    assert set(scores) == {"alice", "bob", "carol", "dave"}
+    written = (out / "scores.csv").read_text()
+    time.sleep(3)                                   # the late writer would have fired by now
+    assert (out / "scores.csv").read_text() == written
+    assert (out / "results.json").is_file()
+    assert [row.split(",")[0] for row in written.splitlines()[1:]] == ["alice", "bob", "carol", "dave"]
+    for student in scores:
+        assert (out / student / "results.json").is_file()
+    assert digest(*protected_paths(SOURCE, submissions)) == before
+    assert_not_written()

@@ -2,7 +2,8 @@
 
     course-lib lint [labs/]                          format problems of the sources (exit 1 if any)
     course-lib release [labs/ colab/] [--check]      student release (--check: exit 1 if stale)
-    course-lib grade --source labs/01_x.ipynb --submissions DIR --out DIR
+    course-lib grade --source labs/01_x.ipynb --submissions DIR --out DIR [--no-sandbox]
+    course-lib gradescope labs/01_x.ipynb [--out autograder.zip]   Gradescope autograder zip
     course-lib verify [labs/]                        every exercise fails when stubbed (slow: runs the labs)
     course-lib links [labs/]                         the README's table of Colab links
 """
@@ -42,14 +43,48 @@ def _release(args):
     return 0 if report.ok else 1
 
 
+NO_SANDBOX_WARNING = (
+    "WARNING: --no-sandbox: the submissions' code runs with your user's rights; it can read "
+    "your files (the instructor sources included), write anywhere you can, use the network "
+    "and outlive the grader. Use it only for submissions you trust.")
+
+
+def _limits(args):
+    from course_instructor.sandbox import Limits
+    wall = args.wall_seconds if args.wall_seconds is not None else args.notebook_timeout + 60
+    return Limits().merged(cpu_seconds=args.cpu_seconds, memory_mb=args.memory_mb,
+                           processes=args.max_processes, disk_mb=args.disk_mb, wall_seconds=wall)
+
+
+def _isolation_kwargs(function, sandbox, limits):
+    """The sandbox arguments `function` accepts; an error if it cannot do what was asked."""
+    import inspect
+    parameters = inspect.signature(function).parameters
+    kwargs = {}
+    for name, value in (("sandbox", sandbox), ("limits", limits)):
+        if name in parameters:
+            kwargs[name] = value
+        elif name == "sandbox" and not sandbox:
+            raise ValueError("this version of grade_submissions has no `sandbox` argument, so "
+                             "--no-sandbox cannot be honoured; update course_instructor.")
+    return kwargs
+
+
 def _grade(args):
     from course_instructor.grade import grade_submissions
+    from course_instructor.sandbox import find_bwrap
     env = dict(os.environ)
     if args.fast:
         env["COURSE_LIB_FAST"] = "1"
+    limits = _limits(args)
+    if args.sandbox:
+        find_bwrap()            # stop before grading anything, saying how to fix it
+    else:
+        print(NO_SANDBOX_WARNING, file=sys.stderr)
     results = grade_submissions(args.source, args.submissions, out=args.out,
                                 cell_timeout=args.cell_timeout,
-                                notebook_timeout=args.notebook_timeout, env=env)
+                                notebook_timeout=args.notebook_timeout, env=env,
+                                **_isolation_kwargs(grade_submissions, args.sandbox, limits))
     for result in results:
         print(f"{result.student}: {result.score:g}/{result.max_score:g} ({result.status})")
         for note in result.notes:
@@ -57,6 +92,34 @@ def _grade(args):
     print(f"Graded {len(results)} submission(s); wrote {args.out}/results.json, "
           f"{args.out}/scores.csv and one results.json per student.")
     return 0
+
+
+def _gradescope(args):
+    from course_instructor.gradescope import build_autograder
+    path = build_autograder(args.source, out=args.out, cell_timeout=args.cell_timeout,
+                            notebook_timeout=args.notebook_timeout, fast=args.fast,
+                            limits=_limits(args))
+    print(f"Wrote {path}: upload it in Gradescope (Configure Autograder > Zip file upload; "
+          f"base image Ubuntu 22.04). Test it first: docs/instructors.md, 'Gradescope'.")
+    return 0
+
+
+def _add_limit_options(parser):
+    parser.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell")
+    parser.add_argument("--notebook-timeout", type=float, default=1800,
+                        help="seconds per submission")
+    parser.add_argument("--fast", action="store_true", help="run the labs in fast mode")
+    limits = parser.add_argument_group("sandbox limits (per submission)")
+    limits.add_argument("--memory-mb", type=int, default=None,
+                        help="memory per process and per sandbox (default 8192)")
+    limits.add_argument("--cpu-seconds", type=float, default=None,
+                        help="CPU seconds per process (default 14400)")
+    limits.add_argument("--max-processes", type=int, default=None,
+                        help="processes and threads per sandbox (default 1024)")
+    limits.add_argument("--disk-mb", type=int, default=None,
+                        help="size of the writable HOME and /tmp (default 2048)")
+    limits.add_argument("--wall-seconds", type=float, default=None,
+                        help="lifetime of one sandbox (default: notebook timeout + 60)")
 
 
 def _verify(args):
@@ -102,11 +165,17 @@ def build_parser():
     grade.add_argument("--submissions", required=True,
                        help="folder of <student>.ipynb or <student>/<lab>.ipynb")
     grade.add_argument("--out", default="grades", help="folder for the results (default grades/)")
-    grade.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell")
-    grade.add_argument("--notebook-timeout", type=float, default=1800,
-                       help="seconds per submission")
-    grade.add_argument("--fast", action="store_true", help="run the labs in fast mode")
+    _add_limit_options(grade)
+    grade.add_argument("--no-sandbox", dest="sandbox", action="store_false",
+                       help="run submissions without the bubblewrap sandbox (trusted "
+                            "submissions only; prints a warning)")
     grade.set_defaults(func=_grade)
+
+    gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
+    gradescope.add_argument("source", help="the instructor notebook (labs/NN_x.ipynb)")
+    gradescope.add_argument("--out", default="autograder.zip", help="the zip to write")
+    _add_limit_options(gradescope)
+    gradescope.set_defaults(func=_gradescope)
 
     verify = commands.add_parser("verify", help="check that every exercise fails when stubbed")
     verify.add_argument("paths", nargs="*", default=["labs"])
@@ -124,9 +193,10 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of `course-lib`; returns the exit status."""
+    from course_instructor.sandbox import SandboxUnavailableError
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as error:
+    except (ValueError, SandboxUnavailableError) as error:
         print(f"course-lib {args.command}: {error}", file=sys.stderr)
         return 2
