@@ -143,12 +143,14 @@ def test_writes_outside_the_sandbox_fail_and_change_nothing(kernel, tmp_path):
     before = digest(*protected_paths(tmp_path))
     result = run(kernel, f"""
         import os
+        from ipykernel.connect import get_connection_file
         from course_lib.runtime import data_path
         import course_lib
         targets = [os.path.join(os.path.dirname(course_lib.__file__), "checks.py"),
                    str(data_path("fashion_mnist_small.npz")), {str(REPO / "labs" / "x.ipynb")!r},
                    {str(tmp_path / "results.json")!r}, {str(Path.home() / ".ipython" / "x.py")!r},
-                   "/usr/lib/evil", "/etc/evil"]
+                   "/usr/lib/evil", "/etc/evil",
+                   os.path.join(os.path.dirname(get_connection_file()), "filler")]   # socket folder
         outcomes = []
         for target in targets:
             try:

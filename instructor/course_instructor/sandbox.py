@@ -14,7 +14,8 @@ What the student's kernel sees (Linux, bubblewrap):
   (/home/student, holding IPYTHONDIR, MPLCONFIGDIR, KERAS_HOME,
   COURSE_LIB_CACHE), /tmp (TMPDIR), and the working folder /home/student/work;
 - one host folder for the kernel's unix sockets and its connection file
-  (ZeroMQ `ipc` transport), the only thing shared with the grader;
+  (ZeroMQ `ipc` transport), the only thing shared with the grader (read-only
+  once the kernel has started);
 - nothing else: not the instructor's notebooks, the repository (.git, labs/,
   tests/), the other submissions, the output folder, the real HOME, the
   grader's environment variables (only an allow-list passes), the network
@@ -561,6 +562,9 @@ class SandboxKernel(KernelSession):
         except Exception:
             self.stop()
             raise
+        if self.user is None:
+            # The sockets exist now; the sandbox may not fill this host folder with files.
+            os.chmod(self.run_dir, 0o500)
         return self
 
     def _user_home(self):
@@ -617,6 +621,10 @@ class SandboxKernel(KernelSession):
             self.cgroups.remove()
             self.cgroups = None
         if self.run_dir is not None:
+            try:
+                os.chmod(self.run_dir, 0o700)
+            except OSError:
+                pass
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None
 
