@@ -88,6 +88,7 @@ def test_misclassified_gallery(capsys):
     axes = plot_misclassified(images, [0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], class_names=["a", "b", "c"])
     assert [a.get_title() for a in axes] == ["a\n-> b", "c\n-> a"]
     assert plot_misclassified(images, [0] * 6, [0] * 6) == []
+    assert len(plot_misclassified(images, [0] * 6, [1] * 6, num_images=4)) == 4
     assert "No misclassified image" in capsys.readouterr().out
     plt.close("all")
 

@@ -76,15 +76,15 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=True, ax=N
     return ax
 
 
-def plot_misclassified(images, y_true, y_pred, class_names=None, max_images=16, ax=None):
-    """Shows up to `max_images` misclassified images, titled "true -> predicted".
+def plot_misclassified(images, y_true, y_pred, class_names=None, num_images=16, ax=None):
+    """Shows up to `num_images` misclassified images, titled "true -> predicted".
 
     Args:
         images: array (n, height, width) or (n, height, width, channels), pixels in
             [0, 255] or [0, 1].
         y_true, y_pred: labels as in `confusion_matrix` (n each).
         class_names: list of names, or None for the indices.
-        max_images: int, how many mistakes to show at most (the first ones in order).
+        num_images: int, how many mistakes to show at most (the first ones in order).
         ax: sequence of Axes or None.
 
     Returns:
@@ -95,7 +95,7 @@ def plot_misclassified(images, y_true, y_pred, class_names=None, max_images=16, 
     if len(images) != len(y_true):
         raise ValueError(f"images and labels should have the same length. "
                          f"Received: {len(images)} images and {len(y_true)} labels")
-    wrong = np.flatnonzero(y_true != y_pred)[:max_images]
+    wrong = np.flatnonzero(y_true != y_pred)[:num_images]
 
     def name(i):
         return class_names[i] if class_names is not None else str(i)
