@@ -300,3 +300,37 @@ def test_dense_as_convolution_is_the_same_dense_layer_and_slides_on_larger_maps(
     with pytest.raises(ValueError, match=r"takes 96 inputs, but a flattened \(4, 4, 5\) map has 80"):
         dense_as_convolution(dense, (4, 4, 5))
 
+
+def test_mask_targets_head_paste_and_iou():
+    from course_lib.data.scenes import make_instance_maps
+    from course_lib.models.segmentation import (build_mask_head, instance_mask_iou, make_mask_targets,
+                                                paste_masks)
+    scenes = make_fashion_scenes(12, seed=3)
+    instances = make_instance_maps(12, seed=3)
+    targets = make_mask_targets(scenes.images, instances, scenes.boxes, scenes.labels)
+    objects = sum(len(b) for b in scenes.boxes)
+    assert targets["crops"].shape == (objects, 28, 28, 1) and targets["masks"].shape == (objects, 28, 28)
+    assert set(np.unique(targets["masks"])) <= {0.0, 1.0} and targets["masks"].mean() > 0.3
+    assert targets["class_id"].tolist() == np.concatenate(scenes.labels).tolist()
+    # the true masks, pasted back into their boxes, are close to the instance maps
+    pasted = paste_masks(targets["masks"], np.concatenate(scenes.boxes), (64, 64))
+    iou = instance_mask_iou(pasted, instances, targets["image_index"])
+    assert iou.shape == (objects,) and iou.mean() > 0.85
+    boxes_as_masks = paste_masks(np.ones((objects, 28, 28)), np.concatenate(scenes.boxes), (64, 64))
+    assert instance_mask_iou(boxes_as_masks, instances, targets["image_index"]).mean() < iou.mean()
+    head = build_mask_head((28, 28, 1), num_classes=4, filters=(4, 8))
+    assert head.output.shape == (None, 28, 28)
+    head.compile(optimizer="adam", loss="binary_crossentropy")
+    head.fit({"crops": targets["crops"], "class_id": targets["class_id"]}, targets["masks"], epochs=1, verbose=0)
+    # the output is the mask channel of the given class
+    crops = targets["crops"][:2]
+    per_class = keras.Model(head.inputs, head.get_layer("class_masks").output).predict(
+        {"crops": crops, "class_id": np.array([1, 1])}, verbose=0)
+    for class_id in (1, 3):
+        out = head.predict({"crops": crops, "class_id": np.array([class_id] * 2)}, verbose=0)
+        np.testing.assert_allclose(out, per_class[..., class_id - 1], atol=1e-6)
+    with pytest.raises(ValueError, match="instance_maps should have the images.*make_instance_maps"):
+        make_mask_targets(scenes.images, instances[:3], scenes.boxes, scenes.labels)
+    with pytest.raises(ValueError, match="one box per mask.*2 masks and 1 boxes"):
+        paste_masks(np.zeros((2, 28, 28)), [[0, 0, 4, 4]], (64, 64))
+
