@@ -293,3 +293,25 @@ def test_module_has_no_tensorflow_import_at_top():
     # The generator is NumPy only: it must not need TensorFlow to make scenes.
     source = open(scenes_module.__file__).read().split("def load_pet_segmentation")[0]
     assert "import tensorflow" not in source
+
+
+def test_instance_maps_match_the_scenes():
+    from course_lib.data.scenes import make_instance_maps
+    scenes = make_fashion_scenes(40, seed=5)
+    instances = make_instance_maps(40, seed=5)
+    assert instances.shape == scenes.masks.shape and instances.dtype == np.uint8
+    for i in range(40):
+        assert int(instances[i].max()) == len(scenes.boxes[i])
+        assert ((instances[i] > 0) == (scenes.masks[i] > 0)).all()
+        for j, (box, label) in enumerate(zip(scenes.boxes[i], scenes.labels[i])):
+            ys, xs = np.nonzero(instances[i] == j + 1)
+            assert [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1] == box.tolist()   # its own box
+            assert (scenes.masks[i][instances[i] == j + 1] == label).all()             # its own class
+    # two objects of one class stay two instances
+    same = make_fashion_scenes(30, classes=["Bag"], seed=1)
+    same_instances = make_instance_maps(30, classes=["Bag"], seed=1)
+    several = [i for i in range(30) if len(same.boxes[i]) > 1]
+    assert several and all(len(np.unique(same_instances[i])) == len(same.boxes[i]) + 1 for i in several)
+    with pytest.raises(ValueError, match="split should be"):
+        make_instance_maps(2, split="val")
+

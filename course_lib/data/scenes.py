@@ -225,8 +225,11 @@ def _make_scene(rng, height, width, max_objects, class_ids, pool):
         object_labels.append(position + 1)
     image += rng.normal(0, 12.0, image.shape)   # sensor noise on items and background alike
     boxes = np.array([_box_of(v) for v in visible], dtype="int64").reshape(-1, 4)
+    instances = np.zeros((height, width), dtype="uint8")
+    for number, pixels in enumerate(visible, start=1):
+        instances[pixels] = number
     return (np.clip(np.round(image), 0, 255).astype("uint8"), mask, boxes,
-            np.array(object_labels, dtype="int64"))
+            np.array(object_labels, dtype="int64"), instances)
 
 
 def make_fashion_scenes(num_images, image_size=64, max_objects=3, classes=None, split="train",
@@ -278,6 +281,12 @@ def make_fashion_scenes(num_images, image_size=64, max_objects=3, classes=None, 
     >>> images.shape, masks.shape, class_names
     ((8, 64, 64, 1), (8, 64, 64), ['background', 'T-shirt/top', 'Trouser', 'Sneaker', 'Bag'])
     """
+    scenes, _ = _generate_scenes(num_images, image_size, max_objects, classes, split, seed)
+    return scenes
+
+
+def _generate_scenes(num_images, image_size, max_objects, classes, split, seed):
+    """The scenes and their instance maps (see `make_instance_maps`)."""
     num_images = _check_positive_int(num_images, "num_images", 1000)
     height, width = _check_image_size(image_size, smallest=40)
     max_objects = _check_positive_int(max_objects, "max_objects", 3)
@@ -289,17 +298,41 @@ def make_fashion_scenes(num_images, image_size=64, max_objects=3, classes=None, 
     pool = _item_pool(split)
     images = np.empty((num_images, height, width, 1), dtype="uint8")
     masks = np.empty((num_images, height, width), dtype="uint8")
+    instances = np.empty((num_images, height, width), dtype="uint8")
     boxes, labels = [], []
     split_code = 0 if split == "train" else 1
     for i in range(num_images):
         rng = np.random.default_rng([seed, split_code, i])
-        image, mask, image_boxes, image_labels = _make_scene(rng, height, width, max_objects,
-                                                             class_ids, pool)
+        image, mask, image_boxes, image_labels, instances[i] = _make_scene(rng, height, width, max_objects,
+                                                                          class_ids, pool)
         images[i, ..., 0], masks[i] = image, mask
         boxes.append(image_boxes)
         labels.append(image_labels)
     class_names = ["background"] + [FASHION_MNIST_CLASSES[c] for c in class_ids]
-    return Scenes(images, masks, boxes, labels, class_names)
+    return Scenes(images, masks, boxes, labels, class_names), instances
+
+
+def make_instance_maps(num_images, image_size=64, max_objects=3, classes=None, split="train", seed=1337):
+    """The instance maps of the scenes `make_fashion_scenes` makes with the same arguments.
+
+    Semantic masks say *what* each pixel is; an instance map says *which object*: pixel
+    value j + 1 for the j-th object of `scenes.boxes[i]` (0 = background), so two
+    touching T-shirts stay two objects. `instance_maps[i] == j + 1` is object j's visible
+    mask, the target of an instance-segmentation model (Mask R-CNN's mask head).
+    The scenes are generated again (same seed, same images), so both calls agree.
+
+    Returns:
+        uint8 array `(num_images, height, width)`.
+
+    Example:
+
+    >>> scenes = make_fashion_scenes(8, seed=0)
+    >>> instances = make_instance_maps(8, seed=0)
+    >>> int(instances[0].max()) == len(scenes.boxes[0])
+    True
+    """
+    _, instances = _generate_scenes(num_images, image_size, max_objects, classes, split, seed)
+    return instances
 
 
 # --------------------------------------------------------------------------- checks shared with the models
@@ -475,8 +508,8 @@ def _pet_offline_hint():
 def load_pet_segmentation(split="train", image_size=(128, 128), limit=None):
     """Loads Oxford-IIIT Pet images and their trimaps from TensorFlow Datasets (online, e.g. Colab).
 
-    The dataset's trimaps label each pixel 1 (pet), 2 (background) or 3 (border, "not
-    classified" in the dataset's README). They are mapped to `PET_CLASSES`:
+    The dataset's trimaps (`segmentation_mask` in TFDS' `oxford_iiit_pet`) label each
+    pixel 1 (pet), 2 (background) or 3 (border, "not classified" in the dataset's README). They are mapped to `PET_CLASSES`:
     0 = background, 1 = pet, 2 = border, so that background is 0 as in the scenes.
     Images are resized bilinearly, masks with nearest-neighbour (interpolating labels
     would invent classes), both to `image_size` without keeping the aspect ratio.
@@ -495,8 +528,10 @@ def load_pet_segmentation(split="train", image_size=(128, 128), limit=None):
 
     Raises:
         ValueError: bad arguments.
-        ImportError: `tensorflow_datasets` is not installed.
-        ConnectionError: offline and the dataset was not downloaded before.
+        DatasetUnavailableError: `tensorflow_datasets` is not installed, the machine is
+            offline and the dataset was not downloaded before, or the download failed
+            (any error of tfds or the dataset's host). A lab cell catches this one class
+            and falls back to the scenes.
 
     Example (Colab):
 
@@ -543,6 +578,6 @@ def load_pet_segmentation(split="train", image_size=(128, 128), limit=None):
     return images, masks
 
 
-__all__ = ["SCENE_CLASSES", "PET_CLASSES", "Scenes", "make_fashion_scenes", "check_segmentation_data",
+__all__ = ["SCENE_CLASSES", "PET_CLASSES", "Scenes", "make_fashion_scenes", "make_instance_maps", "check_segmentation_data",
            "colorize_masks", "plot_segmentation", "pixel_class_fractions", "plot_pixel_balance",
            "load_pet_segmentation", "fill_holes"]
