@@ -497,6 +497,7 @@ def poisoned_library(names):
     key = tuple(sorted(names))
     if key not in _POISONED:
         folder = tempfile.mkdtemp(prefix="course-lib-forbidden-")
+        os.chmod(folder, 0o755)         # readable by a kernel run as another user
         _POISONED[key] = poisoned_copy(list(key), folder)
     return _POISONED[key]
 
@@ -522,23 +523,26 @@ def _default_poisoned_factory(library):
 
 # ---------------------------------------------------------------------------- grading many
 
-def _factories(kernel_name, env, sandbox, limits=None):
+def _factories(kernel_name, env, sandbox, limits=None, run_as_user=None):
+    user = {} if run_as_user is None else {"run_as_user": run_as_user}
+
     def factory_for(course_lib_dir=None):
         if sandbox or course_lib_dir is None:
             return make_kernel_factory(kernel_name=kernel_name, env=env, sandbox=sandbox,
-                                       course_lib_dir=course_lib_dir, limits=limits)
+                                       course_lib_dir=course_lib_dir, limits=limits, **user)
         # Without the sandbox the copy goes first on the kernel's path (a weaker guarantee:
         # the real package stays readable on disk).
         plain_env = dict(os.environ if env is None else env)
         plain_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(Path(course_lib_dir).parent), plain_env.get("PYTHONPATH")) if p)
         return make_kernel_factory(kernel_name=kernel_name, env=plain_env, sandbox=False,
-                                   limits=limits)
+                                   limits=limits, **user)
     return factory_for
 
 
 def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_timeout=1800,
-                      kernel_name="python3", env=None, sandbox=True, limits=None):
+                      kernel_name="python3", env=None, sandbox=True, limits=None,
+                      run_as_user=None):
     """Grades every notebook in `submissions` against the instructor notebook `source`.
 
     Args:
@@ -551,6 +555,7 @@ def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_
         sandbox: run each submission in the OS sandbox (`sandbox.py`); False only for
             trusted submissions.
         limits: the sandbox's `Limits` (default: `Limits()`).
+        run_as_user: with sandbox=False, the user the kernels run as (`make_kernel_factory`).
 
     Returns:
         The list of `StudentResult`, sorted by student.
@@ -572,7 +577,7 @@ def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_
             raise ValueError(f"{name} should be a positive number of seconds. "
                              f"Received: {name}={value!r}")
     pairs = find_submissions(submissions)
-    factory_for = _factories(kernel_name, env, sandbox, limits)
+    factory_for = _factories(kernel_name, env, sandbox, limits, run_as_user)
     factory = factory_for()
     reference = run_reference(source_nb, env=env, kernel_name=kernel_name)
     writer = None if out is None else ResultsWriter(out, source_nb, source_name=Path(source).name)
