@@ -12,7 +12,8 @@ Writes, per lab, `bench/full/<lab>.json` (`<lab>.gpu.json` when a GPU is visible
 seconds, the report rows, machine, date, command, and the error if a cell failed. Then
 regenerates `bench/results_full.md` from every JSON file in `bench/full/` (a lab someone
 else ran stays in the table), and `python bench/make_benchmarks_md.py` puts it in
-BENCHMARKS.md. The executed notebook is not kept (labs store no outputs).
+BENCHMARKS.md. Each lab gets a fresh `COURSE_LIB_CACHE` (deleted afterwards), so no folder
+left by an earlier fast-mode run is reused; `--keep-cache` keeps yours. The executed notebook is not kept (labs store no outputs).
 """
 
 import argparse
@@ -21,6 +22,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,7 +76,7 @@ def library_versions():
     return versions
 
 
-def run_lab(notebook, timeout, kernel_name):
+def run_lab(notebook, timeout, kernel_name, fresh_cache=True):
     """Executes `notebook` in full mode; returns the record written to bench/full/."""
     import nbformat
     from nbclient import NotebookClient
@@ -85,6 +87,8 @@ def run_lab(notebook, timeout, kernel_name):
         raise SystemExit(f"No notebook at {notebook}. Pass a lab, e.g. labs/00_prepare_data.ipynb")
     report = Path(tempfile.mkstemp(prefix=f"report_{notebook.stem}_", suffix=".jsonl")[1])
     env = {"COURSE_LIB_FAST": "0", "COURSE_LIB_REPORT": str(report)}
+    if fresh_cache:  # no folder or dataset left by an earlier (e.g. fast-mode) run is reused
+        env["COURSE_LIB_CACHE"] = tempfile.mkdtemp(prefix=f"course_lib_full_{notebook.stem}_")
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     nb = nbformat.read(notebook, as_version=4)
@@ -99,6 +103,8 @@ def run_lab(notebook, timeout, kernel_name):
     except Exception as failure:  # noqa: BLE001 - a timeout or a dead kernel is recorded too
         error = f"{type(failure).__name__}: {failure}"
     wall = time.perf_counter() - start
+    if fresh_cache:
+        shutil.rmtree(env["COURSE_LIB_CACHE"], ignore_errors=True)
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
@@ -180,6 +186,9 @@ def main(argv=None):
     parser.add_argument("--online", action="store_true",
                         help="COURSE_LIB_OFFLINE=0: the labs' online paths (default: offline data)")
     parser.add_argument("--out", default=str(FULL_DIR), help="folder of the JSON records")
+    parser.add_argument("--keep-cache", action="store_true",
+                        help="use COURSE_LIB_CACHE as set (default: a fresh folder per lab, so that "
+                             "nothing an earlier run left is reused)")
     args = parser.parse_args(argv)
     os.environ["COURSE_LIB_OFFLINE"] = "0" if args.online else os.environ.get(
         "COURSE_LIB_OFFLINE", "1")
@@ -188,7 +197,7 @@ def main(argv=None):
     failed = []
     for notebook in args.notebooks:
         print(f"Running {notebook} in full mode ...", flush=True)
-        record = run_lab(notebook, args.timeout, args.kernel)
+        record = run_lab(notebook, args.timeout, args.kernel, fresh_cache=not args.keep_cache)
         name = record["lab"] + (".gpu" if record["gpu"] else "") + ".json"
         (out / name).write_text(json.dumps(record, indent=1) + "\n")
         status = f"FAILED ({record['error']})" if record["error"] else "ok"

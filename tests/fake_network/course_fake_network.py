@@ -114,6 +114,7 @@ def _fake_tfds(tfds):
     global _tfds_mock
     from tensorflow_datasets.testing import mocking
     num_examples = int(os.environ.get(TFDS_EXAMPLES_ENV, "100"))
+    _valid_fake_boxes(mocking)
     _tfds_mock = mocking.mock_data(num_examples=num_examples)
     _tfds_mock.__enter__()
     builder_class = mocking.dataset_builder.DatasetBuilder
@@ -124,6 +125,24 @@ def _fake_tfds(tfds):
         return mocked_as_dataset(self, *args, **kwargs)
 
     builder_class.as_dataset = as_dataset
+
+
+def _valid_fake_boxes(mocking):
+    """tfds' fake generator draws boxes with min > max, which the BBox feature's encoder rejects
+    (e.g. oxford_iiit_pet's head_bbox when the images stay encoded): sort each box's corners."""
+    import numpy as np
+    from tensorflow_datasets.core import features as features_lib
+    generate = mocking.RandomFakeGenerator._generate_random_obj
+
+    def generate_valid(self, feature, tensor_info, rng):
+        value = generate(self, feature, tensor_info, rng)
+        if isinstance(feature, features_lib.BBoxFeature):
+            ys, xs = np.sort(value[..., 0::2], axis=-1), np.sort(value[..., 1::2], axis=-1)
+            value = np.stack([ys[..., 0], xs[..., 0], ys[..., 1], xs[..., 1]], axis=-1)
+            value = value.astype(tensor_info.np_dtype)
+        return value
+
+    mocking.RandomFakeGenerator._generate_random_obj = generate_valid
 
 
 # --------------------------------------------------------------------------- Keras
