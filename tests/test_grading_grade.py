@@ -334,3 +334,22 @@ def test_a_grader_failure_on_one_submission_keeps_the_others(tmp_path, monkeypat
     summary = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [s["student"] for s in summary["students"]] == ["boom", "fine"]
     assert summary["students"][1]["score"] == 2
+
+
+def test_pruning_keeps_what_changes_objects_the_values_use():
+    from course_instructor import judge
+    cell = ("convs = [layer for layer in model.layers if is_conv(layer)]\n"
+            "rng = np.random.default_rng(1)\n"
+            "for conv in convs:\n"
+            "    conv.set_weights([rng.normal(size=w.shape) for w in conv.get_weights()])\n"
+            "w1, b1 = convs[0].get_weights()\n"
+            "want = reference(probe, w1, b1) + rng.normal()\n"
+            "x = rng.normal(size=3)\n"
+            "peak = probe.max()\n"
+            "check_close(model(x), want, atol=peak)")
+    (region,) = judge.split_check_cell(cell)
+    assert "conv.set_weights(" in region.student           # a loop variable may alias the model
+    assert "peak" not in region.student                    # .max() changes nothing
+    assert "want = " in region.student                     # it advances rng, which x needs
+    assert any("`want = reference(probe, w1, b1) + rng.normal()` only feeds grader-side arguments "
+               "but calls a method of ['rng']" in p for p in judge.lint_check_cell(cell))

@@ -240,7 +240,50 @@ def _header_stores(statement):
     return set()
 
 
-def _candidate_roots(statement, cell_bound):
+def _receivers(trees):
+    """(assigned, local): names bound in the cell only by `=`-style assignments, and by anything but imports.
+
+    A method call on an `assigned` name (`expected.fill(0)`) may be pruned with it; a loop
+    variable or a `with` target may alias an object the value side uses (`conv.set_weights`).
+    """
+    bound, other, imported = set(), set(), set()
+    for _, tree in trees:
+        bound |= fmt.bound_names(tree.body)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+                other |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                other |= {n.id for item in node.items if item.optional_vars is not None
+                          for n in ast.walk(item.optional_vars) if isinstance(n, ast.Name)}
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                imported |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                other.add(node.name)
+            elif isinstance(node, ast.NamedExpr):
+                other.add(node.target.id)
+    return bound - other - imported, bound - imported
+
+
+# Methods that read an array, tensor, model or dict without changing it.
+_PURE_METHODS = {"copy", "sum", "mean", "std", "var", "min", "max", "argmax", "argmin", "reshape",
+                 "astype", "transpose", "ravel", "flatten", "item", "tolist", "numpy", "dot",
+                 "round", "clip", "squeeze", "any", "all", "cumsum", "prod", "nonzero", "keys",
+                 "values", "items", "get", "get_weights", "count_params", "get_config",
+                 "get_layer", "predict", "index", "count", "format", "join", "split", "lower",
+                 "upper", "strip", "startswith", "endswith", "tobytes", "view", "swapaxes"}
+
+
+def _calls_on(statement, names):
+    """Names in `names` whose (possibly changing) methods the statement calls.
+
+    `want = reference(rng.normal(size=3))` advances `rng`; `want = x.sum()` does not change `x`.
+    """
+    return {_root(node.func) for node in ast.walk(statement)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr not in _PURE_METHODS} & names
+
+
+def _candidate_roots(statement, assigned):
     """Names a removable statement writes, or None when the statement must stay."""
     if isinstance(statement, (ast.Import, ast.ImportFrom)):
         if any(alias.name == "*" for alias in statement.names):
@@ -255,7 +298,7 @@ def _candidate_roots(statement, cell_bound):
     elif (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)
           and isinstance(statement.value.func, ast.Attribute)):
         root = _root(statement.value.func)       # expected.append(...): changes `expected`
-        return {root} if root in cell_bound else None
+        return {root} if root in assigned else None
     else:
         return None
     roots = set()
@@ -275,9 +318,10 @@ class _Unit:
     loads: set
     roots: set | None = None        # None: an anchor (always stays)
     kept: bool = True
+    sticky: set = None              # objects the value side uses whose methods it calls
 
 
-def _units(statements, cell_bound, units, grader_loads):
+def _units(statements, assigned, units, grader_loads):
     for statement in statements:
         found = check_call(statement)
         if found is not None:
@@ -289,9 +333,9 @@ def _units(statements, cell_bound, units, grader_loads):
         if isinstance(statement, _COMPOUND):
             units.append(_Unit(statement, _header_loads(statement)))
             for body in _bodies(statement):
-                _units(body, cell_bound, units, grader_loads)
+                _units(body, assigned, units, grader_loads)
             continue
-        roots = _candidate_roots(statement, cell_bound)
+        roots = _candidate_roots(statement, assigned)
         units.append(_Unit(statement, free_loads(statement), roots))
 
 
@@ -350,24 +394,7 @@ def split_check_cell(source, later_loads=frozenset()):
     """
     segments = fmt.check_segments(source)
     trees = [(kind, ast.parse(code)) for kind, code in segments]
-    cell_bound = set()
-    for _, tree in trees:
-        cell_bound |= fmt.bound_names(tree.body)
-    units, grader_loads = [], set()
-    for _, tree in trees:
-        _units(tree.body, cell_bound, units, grader_loads)
-    changed = True
-    while changed:
-        changed = False
-        for unit in units:
-            if unit.roots is None or not unit.kept:
-                continue
-            needed = set(later_loads)
-            for other in units:
-                if other is not unit and other.kept:    # writing x again does not need x
-                    needed |= other.loads - (other.roots or set())
-            if not (unit.roots & needed):
-                unit.kept, changed = False, True
+    units = _prune(trees, later_loads)
     removed = {id(u.statement) for u in units if not u.kept}
     regions, student_index, reference_index = [], 0, 0
     for (kind, tree), (_, code) in zip(trees, segments):
@@ -378,6 +405,38 @@ def split_check_cell(source, later_loads=frozenset()):
         student_index, reference_index = student_rewriter.next_index, reference_rewriter.next_index
         regions.append(Region(kind, student, reference))
     return regions
+
+
+def _prune(trees, later_loads=frozenset()):
+    """The statements of a check cell as `_Unit`s, `kept` False for those the student side drops.
+
+    Repeated until nothing changes: an assignment (or import, or method call on an assigned
+    name) stays only if something kept reads what it writes, or if it calls a method of an
+    object of the cell that the kept code uses (`want = rng.normal()` advances `rng`: it
+    stays, marked `sticky`, and the lint asks for the inputs to be drawn separately).
+    """
+    assigned, local = _receivers(trees)
+    units, grader_loads = [], set()
+    for _, tree in trees:
+        _units(tree.body, assigned, units, grader_loads)
+    changed = True
+    while changed:
+        changed = False
+        for unit in units:
+            if unit.roots is None or not unit.kept:
+                continue
+            needed = set(later_loads)
+            for other in units:
+                if other is not unit and other.kept:    # writing x again does not need x
+                    needed |= other.loads - (other.roots or set())
+            if unit.roots & needed:
+                continue
+            sticky = _calls_on(unit.statement, (local & needed) - unit.roots)
+            if sticky:
+                unit.sticky = sticky
+                continue
+            unit.kept, changed = False, True
+    return units
 
 
 def plan_notebook(nb):
@@ -535,9 +594,7 @@ def lint_check_cell(source, hidden_regions=None):
 
 def _lint_leaks(trees):
     """Statements that stay in the student's kernel but carry grader-side data."""
-    cell_bound = set()
-    for _, tree in trees:
-        cell_bound |= fmt.bound_names(tree.body)
+    assigned, _ = _receivers(trees)
     value_loads, grader_loads = set(), set()
     loops = []
 
@@ -554,15 +611,22 @@ def _lint_leaks(trees):
                     loops.append(statement)     # visible expected values are in the student's copy
                 for body in _bodies(statement):
                     walk(body, hidden)
-            elif _candidate_roots(statement, cell_bound) is None:
+            elif _candidate_roots(statement, assigned) is None:
                 value_loads.update(free_loads(statement))
             else:
                 value_loads.update(n for n in free_loads(statement)
-                                   if n not in _candidate_roots(statement, cell_bound))
+                                   if n not in _candidate_roots(statement, assigned))
 
     for kind, tree in trees:
         walk(tree.body, kind == "hidden")
     problems = []
+    for unit in _prune(trees):
+        if unit.sticky and unit.kept:
+            problems.append(
+                f"`{ast.unparse(unit.statement)[:60]}` only feeds grader-side arguments but calls "
+                f"a method of {sorted(unit.sticky)}, which the value side also uses (e.g. a random "
+                f"generator), so it must stay in the student's kernel with its expected value. "
+                f"Draw the inputs first, or give the expected values their own generator.")
     for loop in loops:
         index_names = set()
         if isinstance(loop, (ast.For, ast.AsyncFor)) and isinstance(loop.iter, ast.Call) and \
