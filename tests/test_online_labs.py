@@ -1,6 +1,7 @@
 """The labs as students run them on Colab, online, with only the network faked.
 
-Each lab with an online path is executed top to bottom in fast mode with
+Each lab with an online path is executed top to bottom (or, when it tags its online cells
+"online", its setup cell and those cells only: see `online_cells`) in fast mode with
 `COURSE_LIB_OFFLINE=0`, Colab's marker (`COLAB_RELEASE_TAG`) and the fake network of
 tests/fake_network (tfds examples generated from the real builders' feature specs,
 random weights of the right architecture for Keras applications and KerasHub presets).
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+ONLINE_TAG = "online"
 FAKE_NETWORK = ROOT / "tests" / "fake_network"
 
 # lab -> downloads its online section must make (lines of the fake network's log)
@@ -25,6 +27,17 @@ ONLINE_LABS = {
     "04_detection": ["kaggle keras/retinanet/keras/retinanet_resnet50_fpn_coco"],
     "05_segmentation": ["tfds oxford_iiit_pet"],
 }
+
+
+def online_cells(cells):
+    """The cells to run: all of them, or, when a lab tags its online cells (cell metadata
+    `"tags": ["online"]`, each runnable right after the setup cell), the setup cell and those.
+    Tagging keeps CI short for a long lab: its offline path already runs under nbval."""
+    if not any(ONLINE_TAG in cell.get("metadata", {}).get("tags", []) for cell in cells):
+        return cells
+    return [cell for cell in cells
+            if ONLINE_TAG in cell.get("metadata", {}).get("tags", [])
+            or cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "setup"]
 
 
 def _describe_failure(nb, error):
@@ -64,6 +77,7 @@ def run_online(notebook, tmp_path, monkeypatch, replace=None, tfds_examples=100)
     for key, value in env.items():
         monkeypatch.setenv(key, value)  # the kernel inherits this process's environment
     nb = nbformat.read(notebook, as_version=4)
+    nb.cells = online_cells(nb.cells)
     for old, new in (replace or {}).items():
         edited = [cell for cell in nb.cells if old in cell.source]
         assert edited, f"{notebook.name} has no line {old!r} to edit"
@@ -123,3 +137,12 @@ def test_lab00_run_again_reuses_its_folder(tmp_path, monkeypatch):
     (tmp_path / "downloads.log").unlink()
     nb, downloads = run_online(notebook, tmp_path, monkeypatch)
     assert downloads == [] and "Reusing the " in _outputs(nb)
+
+
+def test_tagged_online_cells_run_alone_after_the_setup_cell():
+    nbformat = pytest.importorskip("nbformat")
+    setup = nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade_id": "setup"}})
+    offline = nbformat.v4.new_code_cell("train()")
+    online = nbformat.v4.new_code_cell("download()", metadata={"tags": ["online"]})
+    assert online_cells([setup, offline, online]) == [setup, online]
+    assert online_cells([setup, offline]) == [setup, offline]
