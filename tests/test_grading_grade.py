@@ -353,3 +353,15 @@ def test_pruning_keeps_what_changes_objects_the_values_use():
     assert "want = " in region.student                     # it advances rng, which x needs
     assert any("`want = reference(probe, w1, b1) + rng.normal()` only feeds grader-side arguments "
                "but calls a method of ['rng']" in p for p in judge.lint_check_cell(cell))
+
+
+def test_pruning_keeps_calls_that_train_a_model_or_draw_from_a_global_generator():
+    from course_instructor import judge
+    cell = ("history = model.fit(x, y)\n"
+            "noise = np.random.normal()\n"
+            "norm = np.linalg.norm(x)\n"
+            "check_close(model.predict(x), reference(x) + noise, atol=norm + history.epochs)")
+    (region,) = judge.split_check_cell(cell, modules={"np"})
+    assert "history = model.fit(x, y)" in region.student      # model comes from an earlier cell
+    assert "noise = np.random.normal()" in region.student     # the global generator moves
+    assert "norm = " not in region.student                    # np is a module: norm only feeds atol

@@ -364,6 +364,7 @@ def lint_notebook(nb, name="notebook"):
     if not isinstance(cells, list):
         return [LintProblem(name, None, None, "has no 'cells' list; it is not a notebook.")]
     seen = {}
+    modules = None              # names imported anywhere in the notebook (for the check-cell rules)
     current_answer = None       # (index, grade_id) of the answer the next checks belong to
     answer_has_check = {}
     for index, cell in enumerate(cells):
@@ -473,8 +474,10 @@ def lint_notebook(nb, name="notebook"):
             error = _compiles(remove_hidden_tests(source))
             if error:
                 report(index, gid, f"the released check cell does not parse ({error}).")
-            from course_instructor.judge import lint_check_cell
-            for message in lint_check_cell(source):
+            from course_instructor.judge import lint_check_cell, notebook_modules
+            if modules is None:
+                modules = frozenset(notebook_modules(nb))
+            for message in lint_check_cell(source, modules):
                 report(index, gid, message)
         else:
             if solution_regions or hidden_regions or has_marker(source):

@@ -241,7 +241,7 @@ def _header_stores(statement):
 
 
 def _receivers(trees):
-    """(assigned, local): names bound in the cell only by `=`-style assignments, and by anything but imports.
+    """(assigned, imported): names bound in the cell only by `=`-style assignments, and by imports.
 
     A method call on an `assigned` name (`expected.fill(0)`) may be pruned with it; a loop
     variable or a `with` target may alias an object the value side uses (`conv.set_weights`).
@@ -261,7 +261,7 @@ def _receivers(trees):
                 other.add(node.name)
             elif isinstance(node, ast.NamedExpr):
                 other.add(node.target.id)
-    return bound - other - imported, bound - imported
+    return bound - other - imported, imported
 
 
 # Methods that read an array, tensor, model or dict without changing it.
@@ -274,13 +274,33 @@ _PURE_METHODS = {"copy", "sum", "mean", "std", "var", "min", "max", "argmax", "a
 
 
 def _calls_on(statement, names):
-    """Names in `names` whose (possibly changing) methods the statement calls.
+    """Objects whose (possibly changing) methods the statement calls: those in `names`, and
+    'random' for a global generator (`np.random.normal()`).
 
     `want = reference(rng.normal(size=3))` advances `rng`; `want = x.sum()` does not change `x`.
     """
-    return {_root(node.func) for node in ast.walk(statement)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr not in _PURE_METHODS} & names
+    found = set()
+    for node in ast.walk(statement):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)) or \
+                node.func.attr in _PURE_METHODS:
+            continue
+        path = ast.unparse(node.func.value).split(".")
+        if "random" in path:
+            found.add("random")
+        elif _root(node.func) in names:
+            found.add(_root(node.func))
+    return found
+
+
+def notebook_modules(nb):
+    """Names bound by imports anywhere in a notebook (their methods change no check input)."""
+    modules = set()
+    for cell in nb.cells:
+        tree = parse_cell(fmt.source_text(cell)) if cell.cell_type == "code" else None
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return modules
 
 
 def _candidate_roots(statement, assigned):
@@ -382,19 +402,20 @@ class _Rewriter(ast.NodeTransformer):
         return ast.fix_missing_locations(tree)
 
 
-def split_check_cell(source, later_loads=frozenset()):
+def split_check_cell(source, later_loads=frozenset(), modules=frozenset()):
     """Returns the `Region`s of a check cell, each with its student and reference code.
 
     Args:
         source: the check cell, hidden regions included.
         later_loads: names that later cells read (statements binding them stay).
+        modules: names of imported modules in the notebook (`notebook_modules`).
 
     Raises:
         SyntaxError: a part of the cell does not parse (the lint reports it first).
     """
     segments = fmt.check_segments(source)
     trees = [(kind, ast.parse(code)) for kind, code in segments]
-    units = _prune(trees, later_loads)
+    units = _prune(trees, later_loads, modules)
     removed = {id(u.statement) for u in units if not u.kept}
     regions, student_index, reference_index = [], 0, 0
     for (kind, tree), (_, code) in zip(trees, segments):
@@ -407,7 +428,7 @@ def split_check_cell(source, later_loads=frozenset()):
     return regions
 
 
-def _prune(trees, later_loads=frozenset()):
+def _prune(trees, later_loads=frozenset(), modules=frozenset()):
     """The statements of a check cell as `_Unit`s, `kept` False for those the student side drops.
 
     Repeated until nothing changes: an assignment (or import, or method call on an assigned
@@ -415,7 +436,7 @@ def _prune(trees, later_loads=frozenset()):
     object of the cell that the kept code uses (`want = rng.normal()` advances `rng`: it
     stays, marked `sticky`, and the lint asks for the inputs to be drawn separately).
     """
-    assigned, local = _receivers(trees)
+    assigned, imported = _receivers(trees)
     units, grader_loads = [], set()
     for _, tree in trees:
         _units(tree.body, assigned, units, grader_loads)
@@ -431,7 +452,7 @@ def _prune(trees, later_loads=frozenset()):
                     needed |= other.loads - (other.roots or set())
             if unit.roots & needed:
                 continue
-            sticky = _calls_on(unit.statement, (local & needed) - unit.roots)
+            sticky = _calls_on(unit.statement, needed - unit.roots - modules - imported)
             if sticky:
                 unit.sticky = sticky
                 continue
@@ -449,12 +470,13 @@ def plan_notebook(nb):
         SyntaxError: a check cell does not parse (the lint reports it first).
     """
     plan, later = {}, set()
+    modules = frozenset(notebook_modules(nb))
     for index in range(len(nb.cells) - 1, -1, -1):
         cell = nb.cells[index]
         if cell.cell_type != "code":
             continue
         if fmt.cell_kind(cell) == "check":
-            regions = split_check_cell(fmt.source_text(cell), frozenset(later))
+            regions = split_check_cell(fmt.source_text(cell), frozenset(later), modules)
             plan[index] = regions
             for region in regions:
                 later |= cell_inputs(ast.parse(region.student).body)
@@ -527,7 +549,7 @@ def judge_region(student_records, reference_records):
 
 # ---------------------------------------------------------------------------- lint
 
-def lint_check_cell(source, hidden_regions=None):
+def lint_check_cell(source, modules=frozenset()):
     """Returns messages for the rules of docs/check-cells.md that a check cell breaks."""
     problems = []
     try:
@@ -588,11 +610,11 @@ def lint_check_cell(source, hidden_regions=None):
         problems.append("this check cell calls no check helper, so it grades nothing: check the "
                         "student's values with check_close / check_equal / check_shape / "
                         "check_in_range (from course_lib.checks).")
-    problems.extend(_lint_leaks(trees))
+    problems.extend(_lint_leaks(trees, modules))
     return sorted(set(problems), key=problems.index)
 
 
-def _lint_leaks(trees):
+def _lint_leaks(trees, modules=frozenset()):
     """Statements that stay in the student's kernel but carry grader-side data."""
     assigned, _ = _receivers(trees)
     value_loads, grader_loads = set(), set()
@@ -620,12 +642,13 @@ def _lint_leaks(trees):
     for kind, tree in trees:
         walk(tree.body, kind == "hidden")
     problems = []
-    for unit in _prune(trees):
+    for unit in _prune(trees, modules=modules):
         if unit.sticky and unit.kept:
             problems.append(
                 f"`{ast.unparse(unit.statement)[:60]}` only feeds grader-side arguments but calls "
-                f"a method of {sorted(unit.sticky)}, which the value side also uses (e.g. a random "
-                f"generator), so it must stay in the student's kernel with its expected value. "
+                f"a method of {sorted(unit.sticky)}, which the value side also uses (a random "
+                f"generator, a model), so it must stay in the student's kernel with its expected "
+                f"value. "
                 f"Draw the inputs first, or give the expected values their own generator.")
     for loop in loops:
         index_names = set()
