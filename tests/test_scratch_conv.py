@@ -68,3 +68,11 @@ def test_doctests():
 
     import course_lib.scratch.conv as module
     assert doctest.testmod(module).failed == 0
+
+
+def test_scratch_imports_no_tensorflow():
+    import subprocess
+    import sys
+    code = ("import sys, course_lib.scratch, course_lib.scratch.conv, course_lib.scratch.rnn; "
+            "assert 'tensorflow' not in sys.modules, 'course_lib.scratch imported TensorFlow'")
+    subprocess.run([sys.executable, "-c", code], check=True)

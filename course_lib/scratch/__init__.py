@@ -1,4 +1,5 @@
-"""Deep networks from scratch in NumPy (lab 01): layers, losses, optimizers, training, checks.
+"""Deep networks from scratch in NumPy (labs 01, 02, 06): layers, losses, optimizers, training, checks,
+convolution and max pooling by hand (conv.py), RNN and LSTM cells (rnn.py).
 
 NumPy only: TensorFlow appears in the tests alone, as the reference every backward
 pass is compared with.
@@ -9,6 +10,7 @@ pass is compared with.
     history = model.fit(x_train, y_train, epochs=10, batch_size=64, verbose=2)
 """
 
+from course_lib.scratch.conv import convolve2d, correlate2d, max_pool2d, max_pool2d_backward
 from course_lib.scratch.gradcheck import check_gradients, relative_error
 from course_lib.scratch.layers import (Dense, Flatten, Layer, ReLU, Sigmoid, Tanh, dense_backward,
                                        get_activation, sigmoid)
@@ -26,8 +28,8 @@ __all__ = [
     "Adam", "BinaryCrossEntropy", "Dense", "ExponentialDecay", "Flatten", "History",
     "InverseTimeDecay", "Layer", "Loss", "MeanSquaredError", "Optimizer", "Perceptron", "ReLU",
     "SGD", "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Tanh", "WorkedExample", "build_mlp",
-    "check_gradients", "collapse_linear_layers", "dense_backward", "get_activation", "log_softmax",
-    "make_logic_gate", "naive_softmax", "one_hot", "plot_decision_boundary", "plot_histories",
+    "check_gradients", "collapse_linear_layers", "convolve2d", "correlate2d", "dense_backward", "get_activation", "log_softmax",
+    "make_logic_gate", "max_pool2d", "max_pool2d_backward", "naive_softmax", "one_hot", "plot_decision_boundary", "plot_histories",
     "relative_error", "sgd_momentum_step", "sigmoid", "softmax", "softmax_cross_entropy_grad",
     "worked_example",
 ]
