@@ -7,7 +7,8 @@ date inside). Run: python bench/make_benchmarks_md.py
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["loader", "scratch", "cnn", "transfer", "detection", "segmentation", "rnn", "grading"]
+ORDER = ["full", "loader", "scratch", "cnn", "transfer", "detection", "segmentation", "rnn",
+         "autoencoders", "video", "grading"]
 
 HEADER = """# Benchmarks
 
