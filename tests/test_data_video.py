@@ -1,5 +1,6 @@
 """Tests for course_lib.data.video: the moving Fashion-MNIST clips, frame helpers and the UCF101 loader."""
 
+import doctest
 import sys
 import types
 
@@ -178,3 +179,7 @@ def test_load_ucf101_clips_samples_frames_and_renumbers_classes(monkeypatch):
     np.testing.assert_array_equal(data.clips[0], 50)          # the 5-frame video (label 2 = Biking)
     with pytest.raises(ValueError, match="Unknown class 'Juggling'"):
         load_ucf101_clips("train", classes=["Juggling"], limit=3)
+
+
+def test_doctests():
+    assert doctest.testmod(video_module, raise_on_error=False).failed == 0

@@ -1,9 +1,12 @@
 """Tests for course_lib.models.video: the fusion builders, Conv3D sizes, timing and the table."""
 
+import doctest
+
 import numpy as np
 import pytest
 
 from course_lib.data.video import frame_differences, make_moving_fashion, stack_frames_as_channels
+from course_lib.models import video as video_models
 from course_lib.models.video import (VIDEO_MODELS, FrameDifferences, SelectFrames, build_conv3d_model,
                                      build_early_fusion_model, build_late_fusion_model, build_slow_fusion_model,
                                      conv3d_output_shape, format_video_table, time_per_clip, train_and_score)
@@ -105,3 +108,7 @@ def test_time_per_clip_errors():
     assert time_per_clip(model, np.zeros((8, 4, 16, 16, 1), "uint8"), batch_size=4, repeats=1) > 0
     with pytest.raises(ValueError, match="non-empty array"):
         time_per_clip(model, np.zeros((0, 4, 16, 16, 1)))
+
+
+def test_doctests():
+    assert doctest.testmod(video_models, raise_on_error=False).failed == 0
