@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -164,3 +165,54 @@ def test_cli_rejects_a_bad_limit(capsys, tmp_path):
     assert cli.main(["gradescope", str(SOURCE), "--out", str(tmp_path / "a.zip"),
                      "--memory-mb", "0"]) == 2
     assert "memory_mb should be a positive number" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="the fallback switches the kernel to another user: root only")
+def test_run_autograder_without_bwrap_runs_the_kernel_as_an_unprivileged_user(autograder_zip, tmp_path):
+    """Gradescope's container may refuse bubblewrap: the kernel then runs as another user, which
+    can neither read /autograder (0700) nor write the results. Run inside a throw-away container
+    (bubblewrap as root) where the Python installation is world-readable, as in Gradescope."""
+    root = tmp_path / "autograder"
+    root.mkdir()
+    leak = Path(tempfile.mkdtemp(prefix="g2-leak-"))   # world-writable: the attack reports here
+    os.chmod(leak, 0o777)                                 # (pytest's tmp_path is 0700)
+    attack = RELU_OK + f"""
+import builtins as b
+seen = []
+for p in ['{root}/source/lab.ipynb', '{root}/source/config.json']:
+    try:
+        seen.append(getattr(b, 'op' + 'en')(p).read()[:100000])
+    except Exception as e:
+        seen.append(type(e).__name__)
+try:
+    getattr(b, 'op' + 'en')('{root}/results/results.json', 'w').write('{{"score": 100}}')
+    seen.append('WROTE')
+except Exception as e:
+    seen.append(type(e).__name__)
+getattr(b, 'op' + 'en')('{leak}/seen.txt', 'w').write(repr(seen))
+"""
+    install(autograder_zip, root, dict(HONEST, q1_relu=attack))
+    os.chmod(root, 0o700)                                   # what setup.sh does to /autograder
+    home, repo = Path.home(), Path(__file__).resolve().parents[1]
+    python = Path(os.path.realpath(sys.executable)).parents[1]
+    command = ["bwrap", "--bind", "/", "/"]
+    if home in python.parents or home in repo.parents:
+        command += ["--tmpfs", str(home)]
+        for path in {python, repo, Path(sys.prefix)}:
+            if home in path.parents:
+                top = home / path.relative_to(home).parts[0]
+                command += ["--bind", str(top), str(top)]
+    command += ["--dev-bind", "/dev", "/dev", "--proc", "/proc", "--unshare-pid",
+                "--die-with-parent", "bash", str(root / "run_autograder")]
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), COURSE_LIB_AUTOGRADER_PYTHON=sys.executable,
+               COURSE_LIB_AUTOGRADER_ISOLATION="user", COURSE_LIB_AUTOGRADER_USER="65534")
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert (root / "results" / "results.json").is_file(), done.stdout + done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    text = json.dumps(results)
+    assert "unprivileged user '65534'" in results["output"], done.stderr[-2000:]
+    assert "BEGIN HIDDEN" not in text and '"cell_timeout"' not in text
+    assert 4 <= results["score"] <= 6
+    seen = (leak / "seen.txt").read_text()
+    shutil.rmtree(leak)
+    assert seen == repr(["PermissionError"] * 3)
