@@ -205,3 +205,53 @@ def test_from_scratch_in_the_sandbox_reaches_only_the_poisoned_copy(tmp_path):
     assert {name: r.score for name, r in results.items()} == {"by_path": 4, "honest": 6}
     output = next(t["output"] for t in results["by_path"].tests if t["name"] == "q1_iou_check")
     assert "from scratch, without course_lib.metrics.detection.box_iou" in output, output
+
+
+def test_several_from_scratch_questions_share_one_poisoned_run(tmp_path, monkeypatch):
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    def meta(gid, kind, forbidden=None):
+        if kind == "answer":
+            return {"nbgrader": {"grade_id": gid, "schema_version": 3, "task": False,
+                                 "grade": False, "solution": True, "locked": False},
+                    "course_lib": {"forbidden": forbidden}}
+        return {"nbgrader": {"grade_id": gid, "schema_version": 3, "task": False, "points": 1,
+                             "grade": True, "solution": False, "locked": True}}
+    source = new_notebook(cells=[
+        new_code_cell("import numpy as np\nfrom course_lib.checks import check_close\n"
+                      "from course_lib.metrics import box_iou, pixel_accuracy"),
+        new_code_cell("def area(b):\n    # BEGIN SOLUTION\n    return (b[2] - b[0]) * (b[3] - b[1])\n"
+                      "    # END SOLUTION",
+                      metadata=meta("q1", "answer", ["course_lib.metrics.detection.box_iou"])),
+        new_code_cell("check_close(area([0, 0, 2, 3]), 6.0)", metadata=meta("q1_check", "check")),
+        new_code_cell("def accuracy(a, b):\n    # BEGIN SOLUTION\n"
+                      "    return float(np.mean(np.asarray(a) == np.asarray(b)))\n    # END SOLUTION",
+                      metadata=meta("q2", "answer", ["course_lib.metrics.pixel_accuracy"])),
+        new_code_cell("check_close(accuracy([1, 2, 3], [1, 2, 0]), pixel_accuracy([1, 2, 3], [1, 2, 0], 4))",
+                      metadata=meta("q2_check", "check")),
+    ])
+    path = tmp_path / "two.ipynb"
+    path.write_bytes(notebook_bytes(source))
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    honest = release_notebook(source, "two.ipynb")
+    cells = {fmt.grade_id(cell): cell for cell in honest.cells}
+    cells["q1"].source = "def area(b):\n    return (b[2] - b[0]) * (b[3] - b[1])"
+    cells["q2"].source = "def accuracy(a, b):\n    return 2 / 3"
+    (folder / "honest.ipynb").write_bytes(notebook_bytes(honest))
+    cells["q2"].source = ("import course_lib.metrics as m\n"
+                          "def accuracy(a, b):\n    return m.pixel_accuracy(a, b, 4)")
+    (folder / "cheat.ipynb").write_bytes(notebook_bytes(honest))
+    runs = []
+    real = grade._run_with_restarts
+
+    def counted(*args, **kwargs):
+        runs.append(kwargs.get("last_cell"))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(grade, "_run_with_restarts", counted)
+    results = {r.student: r for r in grade.grade_submissions(path, folder, cell_timeout=30,
+                                                            sandbox=False)}
+    assert {name: r.score for name, r in results.items()} == {"honest": 2, "cheat": 1}
+    assert "without course_lib.metrics.pixel_accuracy" in results["cheat"].tests[1]["output"]
+    # cheat: main run, both poisoned (q2 fails), q2 alone; honest: main run, both poisoned.
+    assert runs == [None, 4, 4, None, 4]

@@ -21,7 +21,8 @@ The student's kernel only computes; it is judged from outside (docs/check-cells.
 4. **From-scratch questions** (answer metadata `course_lib.forbidden`): the cells up
    to the question's last check cell run again with a copy of course_lib where those
    references raise (`forbidden.py`); if the question's checks do not pass there, it
-   scores 0 with the reason.
+   scores 0 with the reason. Several such questions are first re-run together, all
+   their references poisoned; only those that fail there are re-run on their own.
 5. A cell that runs past `cell_timeout` or kills the kernel costs its question: the
    notebook is re-run in a fresh kernel with that answer replaced by its stub (at most
    `MAX_RESTARTS` times). A submission that runs past `notebook_timeout` keeps what it
@@ -472,15 +473,8 @@ def grade_notebook(source_nb, submission, student="student", cell_timeout=120,
         result.status = "incomplete"
     if run.cell_errors:
         result.notes.extend(f"{error} (not graded)" for error in run.cell_errors)
-    for q in questions:
-        names = forbidden_names(source_nb.cells[q.answer_index])
-        if not names or q.answer_id in penalties or not all(
-                run.checks.get(gid, CheckOutcome()).passed for gid in q.check_ids):
-            continue
-        reason = _from_scratch_reason(source_nb, reference, questions, answers, penalties, q,
-                                      names, poisoned_factory, cell_timeout, deadline)
-        if reason:
-            penalties[q.answer_id] = reason
+    penalties.update(_from_scratch_penalties(source_nb, reference, questions, answers, penalties,
+                                             run.checks, poisoned_factory, cell_timeout, deadline))
     not_run = f"Not run: {result.notes[-1]}." if incomplete else "not run"
     result.tests = tests_from(run.checks, penalties, run.answer_errors, not_run)
     if result.status == "graded" and any(q.answer_id in penalties for q in questions
@@ -502,19 +496,42 @@ def poisoned_library(names):
     return _POISONED[key]
 
 
-def _from_scratch_reason(source_nb, reference, questions, answers, penalties, question, names,
-                         poisoned_factory, cell_timeout, deadline):
-    """Re-runs the cells up to `question`'s last check with `names` poisoned; None if it passes."""
-    library = poisoned_library(names)
-    factory = (poisoned_factory or _default_poisoned_factory)(library)
-    run, _ = _run_with_restarts(source_nb, reference, questions, answers, dict(penalties), factory,
-                                cell_timeout, deadline, [], last_cell=question.check_indices[-1])
-    if all(run.checks.get(gid, CheckOutcome()).passed for gid in question.check_ids):
-        return None
-    return (f"Scored 0: this question is to be answered from scratch, without "
+def _from_scratch_penalties(source_nb, reference, questions, answers, penalties, checks,
+                            poisoned_factory, cell_timeout, deadline):
+    """Penalties for from-scratch questions whose checks pass only with their forbidden references.
+
+    Only questions that passed are re-run. With several, one run with all their references
+    poisoned comes first (an honest submission needs no more); a question that fails there
+    is re-run with only its own references poisoned (a later cell may use an earlier
+    question's reference legitimately).
+    """
+    def passed(run, question):
+        return all(run.checks.get(gid, CheckOutcome()).passed for gid in question.check_ids)
+
+    def poisoned_run(names, last_cell):
+        factory = (poisoned_factory or _default_poisoned_factory)(poisoned_library(names))
+        run, _ = _run_with_restarts(source_nb, reference, questions, answers, dict(penalties),
+                                    factory, cell_timeout, deadline, [], last_cell=last_cell)
+        return run
+
+    todo = [(q, forbidden_names(source_nb.cells[q.answer_index])) for q in questions
+            if q.answer_id not in penalties and q.check_ids and all(
+                checks.get(gid, CheckOutcome()).passed for gid in q.check_ids)]
+    todo = [(q, names) for q, names in todo if names]
+    if len(todo) > 1:
+        union = sorted({name for _, names in todo for name in names})
+        run = poisoned_run(union, max(q.check_indices[-1] for q, _ in todo))
+        todo = [(q, names) for q, names in todo if not passed(run, q)]
+    found = {}
+    for question, names in todo:
+        if passed(poisoned_run(names, question.check_indices[-1]), question):
+            continue
+        found[question.answer_id] = (
+            f"Scored 0: this question is to be answered from scratch, without "
             f"{', '.join(names)}. Your answer's checks pass only when "
             f"{'that reference is' if len(names) == 1 else 'those references are'} available "
             f"(whatever alias it uses).")
+    return found
 
 
 def _default_poisoned_factory(library):
