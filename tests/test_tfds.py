@@ -180,3 +180,12 @@ def test_class_names_come_from_the_description_without_downloading(tmp_path, mon
     assert not (tmp_path / "tfds").exists()
     with pytest.raises(DatasetUnavailableError, match="has no dataset 'tf_flowerz'.*Check the name"):
         course_lib.tfds_class_names("tf_flowerz")
+
+
+def test_a_download_error_does_not_blame_the_name(tmp_path, online, monkeypatch):
+    def fail(*args, **kwargs):
+        raise ConnectionResetError("Connection reset by peer")
+    monkeypatch.setattr(tfds, "load", fail)
+    with pytest.raises(DatasetUnavailableError, match="try again later") as info:
+        export_tfds_folder("tf_flowers", tmp_path / "f")
+    assert "Check the name" not in str(info.value)

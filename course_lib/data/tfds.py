@@ -73,8 +73,7 @@ def load_tfds(name, split, caller, offline_hint, what="the dataset", hint="",
         raise DatasetUnavailableError(
             f"{caller} could not download or prepare {what} ({name!r}, split={split!r}): "
             f"{type(error).__name__}: {_first_lines(error)}. "
-            f"{hint + ' ' if hint else ''}If the dataset's host is down, try again later. "
-            f"{offline_hint}") from error
+            f"{_advice(error, hint)} {offline_hint}") from error
 
 
 def tfds_class_names(name):
@@ -107,6 +106,15 @@ def tfds_class_names(name):
         raise ValueError(f"{name!r} has no 'label' feature with class names, so it cannot be "
                          f"written as one folder per class. Received: name={name!r}")
     return list(label.names)
+
+
+def _advice(error, hint):
+    """`hint` (e.g. check the name) for a wrong name or split; otherwise, about the download."""
+    wrong_request = (type(error).__name__ == "DatasetNotFoundError"
+                     or "split" in _first_lines(error).lower())
+    if hint and wrong_request:
+        return hint
+    return "If the dataset's host is down or the connection dropped, try again later."
 
 
 def _first_lines(error, limit=300):
