@@ -1,17 +1,20 @@
-"""Lab 03 benchmark, offline path: scratch vs linear probe vs fine-tuning on few labels.
+"""Lab 03 benchmark, offline path: what transfer learning buys with few labels.
 
-Target task: the five Fashion-MNIST classes the shipped backbone never saw
-(Dress, Coat, Shirt, Sneaker, Ankle boot), `--labels-per-class` labelled training
-images per class, tested on every test image of those classes (5,000 with
-`--subset full`). Methods, all on the same images, augmentation and epochs budget:
+Target task (`course_lib.data.transfer_task.load_transfer_task`): cluttered 48x48
+colour photos of the five Fashion-MNIST classes the shipped backbone never saw
+(Dress, Coat, Shirt, Sneaker, Ankle boot), `--labels-per-class` labelled photos
+per class drawn per seed, tested on the 500 photos of the target test items.
+Methods, on the same images:
 
-- scratch_mobilenet: the backbone's architecture (MobileNetV2 0.35, 32x32) from random weights;
-- scratch_toy_cnn: `build_toy_cnn` (2 conv blocks, no BatchNorm), with the same augmentation;
-- linear_probe: softmax regression on the frozen backbone's pooled features;
-- fine_tune: head first (base frozen, 30 epochs at 1e-3), then every layer but
-  BatchNorm at a 10x lower rate (40 epochs at 1e-4), BatchNorm kept frozen.
+- nn_pixels / nn_features: 1-nearest-neighbour on raw pixels / on the frozen backbone's pooled features;
+- linear_probe: softmax regression on the frozen backbone's pooled features (the lab's recipe);
+- fine_tune: head first (base frozen, 30 epochs at 1e-3), then every layer but BatchNorm
+  at a 10x lower rate (40 epochs at 1e-4), BatchNorm kept frozen;
+- scratch_toy_cnn, scratch_toy_cnn_bn: lab 02's `build_toy_cnn` (2 blocks, and a VGG-style
+  3-block version with BatchNorm), the same augmentation, 60 epochs at 1e-3;
+- scratch_course_cnn: the backbone's own architecture from random weights, 60 epochs.
 
-    python bench/bench_transfer.py --subset full --seeds 1337 1338 1339
+    python bench/bench_transfer.py --labels-per-class 20 5 --seeds 1337 1338
 """
 
 import argparse
@@ -25,6 +28,8 @@ os.environ.setdefault("COURSE_LIB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from course_lib import runtime  # noqa: E402
+from course_lib.data.transfer_task import load_transfer_task  # noqa: E402
+from course_lib.diagnostics.embeddings import nearest_neighbor_accuracy  # noqa: E402
 from course_lib.models import transfer  # noqa: E402
 
 # The recipes the lab uses in full mode.
@@ -32,42 +37,41 @@ SCRATCH_EPOCHS = 60
 PROBE_EPOCHS = 300
 HEAD_EPOCHS = 30
 FINE_TUNE_EPOCHS = 40
-FINE_TUNE_LAYERS = 154          # every layer of the backbone; BatchNorm stays frozen
 LEARNING_RATES = (1e-3, 1e-4)
 
 
 def _evaluate(model, x, y):
-    probabilities = model.predict(x, batch_size=500, verbose=0)
+    probabilities = model.predict(x, batch_size=250, verbose=0)
     return float(np.mean(np.argmax(probabilities, axis=1) == y))
 
 
-def scratch_mobilenet(data, seed):
-    (x_train, y_train), _, (x_test, y_test) = data
-    runtime.set_seed(seed)
-    model = transfer.build_scratch_model(num_classes=5)
-    transfer.compile_classifier(model, 1e-3)
-    model.fit(x_train, y_train, batch_size=32, epochs=SCRATCH_EPOCHS, verbose=0)
-    return _evaluate(model, x_test, y_test)
+def _offline_base():
+    return transfer.build_backbone(transfer.OFFLINE_NAME, weights="course_offline", input_shape=None)
 
 
-def scratch_toy_cnn(data, seed):
-    import keras
-    from course_lib.models.classic import build_toy_cnn
-    (x_train, y_train), _, (x_test, y_test) = data
-    runtime.set_seed(seed)
-    model = keras.Sequential([keras.Input((32, 32, 3)), transfer.make_augmentation(seed=seed),
-                              build_toy_cnn((32, 32, 3), num_classes=5)])
-    transfer.compile_classifier(model, 1e-3)
-    model.fit(x_train, y_train, batch_size=32, epochs=SCRATCH_EPOCHS, verbose=0)
-    return _evaluate(model, x_test, y_test)
+def _features(data):
+    (x_train, _), _, (x_test, _), _ = data
+    extractor = transfer.make_feature_extractor(_offline_base())
+    return (extractor.predict(x_train, batch_size=250, verbose=0),
+            extractor.predict(x_test, batch_size=250, verbose=0))
+
+
+def nn_pixels(data, seed):
+    (x_train, y_train), _, (x_test, y_test), _ = data
+    return nearest_neighbor_accuracy(x_train.reshape(len(x_train), -1), y_train,
+                                     x_test.reshape(len(x_test), -1), y_test)
+
+
+def nn_features(data, seed):
+    (_, y_train), _, (_, y_test), _ = data
+    f_train, f_test = _features(data)
+    return nearest_neighbor_accuracy(f_train, y_train, f_test, y_test)
 
 
 def linear_probe(data, seed):
-    (x_train, y_train), _, (x_test, y_test) = data
+    (_, y_train), _, (_, y_test), _ = data
+    f_train, f_test = _features(data)
     runtime.set_seed(seed)
-    extractor = transfer.make_feature_extractor(transfer.build_backbone(weights="course_offline", input_shape=None))
-    f_train = extractor.predict(x_train, batch_size=500, verbose=0)
-    f_test = extractor.predict(x_test, batch_size=500, verbose=0)
     probe = transfer.build_linear_probe(f_train.shape[1], num_classes=5)
     transfer.compile_classifier(probe, 1e-2)
     probe.fit(f_train, y_train, batch_size=32, epochs=PROBE_EPOCHS, verbose=0)
@@ -75,25 +79,54 @@ def linear_probe(data, seed):
 
 
 def fine_tune(data, seed):
-    (x_train, y_train), _, (x_test, y_test) = data
+    (x_train, y_train), _, (x_test, y_test), _ = data
     runtime.set_seed(seed)
-    base_model = transfer.build_backbone(weights="course_offline", input_shape=None)
+    base_model = _offline_base()
     model = transfer.build_transfer_model(base_model, num_classes=5)
     transfer.fine_tune(model, (x_train, y_train), head_epochs=HEAD_EPOCHS,
-                       fine_tune_epochs=FINE_TUNE_EPOCHS, num_layers=FINE_TUNE_LAYERS,
+                       fine_tune_epochs=FINE_TUNE_EPOCHS, num_layers=len(base_model.layers),
                        learning_rates=LEARNING_RATES)
     return _evaluate(model, x_test, y_test)
 
 
-METHODS = {"scratch_mobilenet": scratch_mobilenet, "scratch_toy_cnn": scratch_toy_cnn,
-           "linear_probe": linear_probe, "fine_tune": fine_tune}
+def _scratch(model, data, seed):
+    (x_train, y_train), _, (x_test, y_test), _ = data
+    transfer.compile_classifier(model, 1e-3)
+    model.fit(x_train, y_train, batch_size=32, epochs=SCRATCH_EPOCHS, verbose=0)
+    return _evaluate(model, x_test, y_test)
+
+
+def _toy(data, seed, **kwargs):
+    import keras
+    from course_lib.models.classic import build_toy_cnn
+    runtime.set_seed(seed)
+    model = keras.Sequential([keras.Input(transfer.OFFLINE_INPUT_SHAPE), transfer.make_augmentation(seed=seed),
+                              build_toy_cnn(transfer.OFFLINE_INPUT_SHAPE, num_classes=5, **kwargs)])
+    return _scratch(model, data, seed)
+
+
+def scratch_toy_cnn(data, seed):
+    return _toy(data, seed)
+
+
+def scratch_toy_cnn_bn(data, seed):
+    return _toy(data, seed, filters=(32, 64, 128), batch_norm=True, convs_per_block=2)
+
+
+def scratch_course_cnn(data, seed):
+    runtime.set_seed(seed)
+    return _scratch(transfer.build_scratch_model(transfer.OFFLINE_NAME, num_classes=5), data, seed)
+
+
+METHODS = {"nn_pixels": nn_pixels, "nn_features": nn_features, "linear_probe": linear_probe,
+           "fine_tune": fine_tune, "scratch_toy_cnn": scratch_toy_cnn,
+           "scratch_toy_cnn_bn": scratch_toy_cnn_bn, "scratch_course_cnn": scratch_course_cnn}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--labels-per-class", type=int, default=20)
-    parser.add_argument("--subset", default="full", choices=["full", "small"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1337])
+    parser.add_argument("--labels-per-class", type=int, nargs="+", default=[20, 5])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1337, 1338])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     args = parser.parse_args(argv)
     runtime.quiet_tensorflow()
@@ -101,22 +134,25 @@ def main(argv=None):
     print(f"backbone: {info['architecture']}; source {info['source_task']}; "
           f"source test accuracy {info['source_test_accuracy']:.4f}; "
           f"pre-training {info['training_seconds']:.0f} s ({info['epochs']} epochs)")
-    results = {name: [] for name in args.methods}
-    for seed in args.seeds:
-        data = transfer.load_transfer_task(labels_per_class=args.labels_per_class,
-                                           subset=args.subset, seed=seed)
-        print(f"seed {seed}: {len(data[0][1])} labelled training images, {len(data[2][1])} test images",
-              flush=True)
-        for name in args.methods:
-            start = time.time()
-            accuracy = METHODS[name](data, seed)
-            results[name].append(accuracy)
-            print(f"  {name:18s} test accuracy {accuracy:.4f}  ({time.time() - start:.0f} s)", flush=True)
-    print(f"\n| method | test accuracy, {args.labels_per_class} labels/class "
-          f"(mean +- std over {len(args.seeds)} seed(s)) |")
-    print("|---|---|")
-    for name, values in results.items():
-        print(f"| {name} | {np.mean(values):.3f} +- {np.std(values):.3f} |")
+    results = {}
+    for labels in args.labels_per_class:
+        for seed in args.seeds:
+            data = load_transfer_task(labels_per_class=labels, seed=seed)
+            print(f"{labels} labels per class, seed {seed}: {len(data.train[1])} labelled training photos, "
+                  f"{len(data.test[1])} test photos", flush=True)
+            for name in args.methods:
+                start = time.time()
+                accuracy = METHODS[name](data, seed)
+                results.setdefault((name, labels), []).append(accuracy)
+                print(f"  {name:20s} test accuracy {accuracy:.3f}  ({time.time() - start:.0f} s)", flush=True)
+    print(f"\n| method | " + " | ".join(f"{labels} labels/class" for labels in args.labels_per_class) + " |")
+    print("|---|" + "---|" * len(args.labels_per_class))
+    for name in args.methods:
+        cells = []
+        for labels in args.labels_per_class:
+            values = results[(name, labels)]
+            cells.append(f"{np.mean(values):.3f} ({', '.join(f'{v:.3f}' for v in values)})")
+        print(f"| {name} | " + " | ".join(cells) + " |")
     return results
 
 

@@ -10,12 +10,13 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from course_lib import runtime  # noqa: E402
+from course_lib.data.transfer_task import TARGET_CLASSES  # noqa: E402
 from course_lib.models import pretrain, transfer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def offline_base():
-    return transfer.build_backbone("mobilenet_v2", weights="course_offline", input_shape=None)
+    return transfer.build_backbone("course_cnn", weights="course_offline", input_shape=None)
 
 
 def _params(weights):
@@ -33,27 +34,31 @@ def _tiny_base():
     return keras.Model(inputs, x, name="mobilenetv2_tiny")
 
 
-def _images(n=4, seed=0):
-    return np.random.default_rng(seed).uniform(0, 255, (n, 32, 32, 3)).astype("float32")
+def _images(n=4, seed=0, size=32):
+    return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype("float32")
 
 
 # --------------------------------------------------------------------------- backbones
 
 def test_offline_backbone_loads_verified_weights(offline_base):
-    assert offline_base.output_shape == (None, 1, 1, 1280)
-    assert offline_base.count_params() == transfer.load_offline_info()["parameters"]
+    assert offline_base.output_shape == (None, 6, 6, 192)
+    assert offline_base.count_params() == transfer.load_offline_info()["parameters"] == 656_616
+    assert len(offline_base.layers) == 25
     # The weights are the shipped ones, not a fresh random initialisation.
-    fresh = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.35)
-    assert offline_base.weights[0].shape == fresh.weights[0].shape
+    fresh = transfer.build_backbone("course_cnn", weights=None, input_shape=None)
+    assert [w.shape for w in offline_base.weights] == [w.shape for w in fresh.weights]
     assert not np.allclose(offline_base.weights[0].numpy(), fresh.weights[0].numpy())
+    assert transfer.preprocessing_for(offline_base) == "course_cnn"
 
 
 def test_offline_backbone_record_documents_recipe():
+    from course_lib.data import transfer_task
     info = transfer.load_offline_info()
-    for key in ("sha256", "source_test_accuracy", "training_seconds", "recipe", "source_class_ids"):
+    for key in ("sha256", "source_test_accuracy", "training_seconds", "recipe", "source_class_ids", "command"):
         assert key in info
-    assert set(info["source_class_ids"]).isdisjoint(transfer.TARGET_CLASS_IDS)
-    assert info["source_test_accuracy"] > 0.8
+    assert set(info["source_class_ids"]).isdisjoint(transfer_task.TARGET_CLASS_IDS)
+    assert info["source_test_accuracy"] > 0.6      # 5 classes: chance is 0.2
+    assert info["size_bytes"] < 5_000_000
 
 
 def test_offline_backbone_rejects_corrupt_weights(tmp_path, monkeypatch):
@@ -65,7 +70,7 @@ def test_offline_backbone_rejects_corrupt_weights(tmp_path, monkeypatch):
     (folder / info["weights_file"]).write_bytes(b"version https://git-lfs.github.com/spec/v1\n")
     monkeypatch.setenv(runtime.DATA_ENV, str(tmp_path))
     with pytest.raises(OSError, match="is corrupt: its SHA-256 is"):
-        transfer.build_backbone("mobilenet_v2", weights="course_offline", input_shape=None)
+        transfer.build_backbone("course_cnn", weights="course_offline", input_shape=None)
 
 
 def test_imagenet_offline_fails_at_once_with_instructions(tmp_path, monkeypatch):
@@ -104,8 +109,9 @@ def test_imagenet_weights_file_names():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(name="vgg16"), "name should be one of"),
     (dict(weights="imagenet21k"), "weights should be 'imagenet', 'course_offline' or None"),
-    (dict(name="resnet50", weights="course_offline"), "The offline backbone is a MobileNetV2"),
-    (dict(weights="course_offline", input_shape=(64, 64, 3)), r"trained on \(32, 32, 3\) images"),
+    (dict(name="resnet50", weights="course_offline"), "weights='course_offline' goes with name='course_cnn'"),
+    (dict(name="course_cnn", weights="imagenet"), "weights='course_offline' goes with name='course_cnn'"),
+    (dict(name="course_cnn", weights="course_offline", input_shape=(64, 64, 3)), r"trained on \(48, 48, 3\) images"),
     (dict(weights=None, input_shape=(64, 64, 1)), "grayscale images need 3 channels"),
     (dict(weights=None, input_shape=(16, 16, 3)), "height and width >= 32"),
 ])
@@ -118,6 +124,14 @@ def test_random_backbones_build():
     base = transfer.build_backbone("efficientnet_b0", weights=None, input_shape=(32, 32, 3))
     assert base.output_shape == (None, 1, 1, 1280)
     assert transfer.preprocessing_for(base) == "efficientnet_b0"
+    course = transfer.build_backbone("course_cnn", weights=None, input_shape=None)
+    assert course.output_shape == (None, 6, 6, 192) and course.count_params() == 656_616
+
+
+def test_course_cnn_preprocessing_scales_to_minus_one_one():
+    x = np.array([[[[0.0, 127.5, 255.0]]]], dtype="float32")
+    np.testing.assert_allclose(transfer.ApplicationPreprocessing("course_cnn")(x).numpy(),
+                               [[[[-1.0, 0.0, 1.0]]]], atol=1e-6)
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -155,8 +169,8 @@ def test_make_augmentation_keeps_shape_and_errors():
 def test_add_classifier_head_shape_and_params(offline_base):
     model = transfer.add_classifier_head(offline_base, num_classes=5)
     assert model.output_shape == (None, 5)
-    assert model.count_params() == offline_base.count_params() + 1280 * 5 + 5
-    assert model.predict(_images(2), verbose=0).shape == (2, 5)
+    assert model.count_params() == offline_base.count_params() + 192 * 5 + 5
+    assert model.predict(_images(2, size=48), verbose=0).shape == (2, 5)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -172,8 +186,8 @@ def test_head_errors(offline_base, kwargs, match):
 def test_build_transfer_model_freezes_base(offline_base):
     model = transfer.build_transfer_model(offline_base, num_classes=5)
     assert model.output_shape == (None, 5)
-    assert model.input_shape == (None, 32, 32, 3)
-    assert transfer.count_trainable_params(model) == 1280 * 5 + 5   # the head only
+    assert model.input_shape == (None, 48, 48, 3)
+    assert transfer.count_trainable_params(model) == 192 * 5 + 5   # the head only
     assert transfer.find_base_model(model) is offline_base
     with pytest.raises(ValueError, match="base_model should be a keras.Model"):
         transfer.build_transfer_model("mobilenet_v2", num_classes=5)
@@ -205,9 +219,9 @@ def test_batchnorm_stays_in_inference_mode_during_fine_tuning():
     model = transfer.build_transfer_model(base, num_classes=3, augmentation=False, dropout_rate=0.0)
     transfer.unfreeze_top_layers(model, num_layers=len(base.layers))      # all but BatchNorm
     batchnorm = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    conv = base.get_layer("Conv_1")      # the last convolution, 1x1 to 1280 channels
+    conv = base.get_layer("block4_conv2")      # the last convolution
     assert conv.trainable and not batchnorm[-1].trainable
-    x = _images(8)
+    x = _images(8, size=48)
     # training=True (what fit uses) gives the inference-mode output: frozen BatchNorm uses moving statistics.
     np.testing.assert_allclose(model(x, training=True).numpy(), model(x, training=False).numpy(), atol=1e-5)
     mean_before = batchnorm[-1].moving_mean.numpy().copy()
@@ -221,18 +235,18 @@ def test_batchnorm_stays_in_inference_mode_during_fine_tuning():
 def test_unfrozen_batchnorm_switches_to_batch_statistics():
     # The pitfall the lab shows: Keras 3 passes fit's training=True into the nested base, so an
     # unfrozen BatchNorm normalises with batch statistics despite base_model(x, training=False).
-    base = transfer.build_backbone("mobilenet_v2", weights=None, input_shape=(32, 32, 3))
+    base = transfer.build_backbone("course_cnn", weights=None, input_shape=None)
     model = transfer.build_transfer_model(base, num_classes=3, augmentation=False, dropout_rate=0.0)
     transfer.unfreeze_top_layers(model, num_layers=len(base.layers), keep_batchnorm_frozen=False)
-    x = _images(8)
+    x = _images(8, size=48)
     assert not np.allclose(model(x, training=True).numpy(), model(x, training=False).numpy(), atol=1e-3)
 
 
 def test_linear_probe_and_feature_extractor(offline_base):
     extractor = transfer.make_feature_extractor(offline_base)
-    assert extractor.predict(_images(3), verbose=0).shape == (3, 1280)
-    probe = transfer.build_linear_probe(1280, num_classes=5)
-    assert transfer.count_trainable_params(probe) == 1280 * 5 + 5
+    assert extractor.predict(_images(3, size=48), verbose=0).shape == (3, 192)
+    probe = transfer.build_linear_probe(192, num_classes=5)
+    assert transfer.count_trainable_params(probe) == 192 * 5 + 5
 
 
 # --------------------------------------------------------------------------- training, saving, predicting
@@ -259,22 +273,22 @@ def test_save_reload_and_predict_image_file(offline_base, tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     reloaded = transfer.load_transfer_model(path)
-    x = _images(3)
+    x = _images(3, size=48)
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
 
     image_path = tmp_path / "sneaker.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (28, 28), dtype=np.uint8)).save(image_path)
-    top = transfer.predict_image_file(reloaded, image_path, transfer.TARGET_CLASSES, top_k=3)
-    assert len(top) == 3 and all(name in transfer.TARGET_CLASSES for name, _ in top)
+    top = transfer.predict_image_file(reloaded, image_path, TARGET_CLASSES, top_k=3)
+    assert len(top) == 3 and all(name in TARGET_CLASSES for name, _ in top)
     probabilities = [p for _, p in top]
     assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1 + 1e-6
 
     with pytest.raises(FileNotFoundError, match="No image file at"):
-        transfer.predict_image_file(model, tmp_path / "missing.png", transfer.TARGET_CLASSES)
+        transfer.predict_image_file(model, tmp_path / "missing.png", TARGET_CLASSES)
     with pytest.raises(ValueError, match=r"one name per model output \(5\), got 2"):
         transfer.predict_image_file(model, image_path, ["a", "b"])
     with pytest.raises(ValueError, match="top_k should be an int between 1 and 5"):
-        transfer.predict_image_file(model, image_path, transfer.TARGET_CLASSES, top_k=6)
+        transfer.predict_image_file(model, image_path, TARGET_CLASSES, top_k=6)
     with pytest.raises(ValueError, match="path should be a .keras file"):
         transfer.load_transfer_model(tmp_path / "model.h5")
     with pytest.raises(FileNotFoundError, match="No model file at"):
@@ -289,34 +303,26 @@ def test_enable_mixed_precision_on_cpu_keeps_float32():
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
-# --------------------------------------------------------------------------- offline target task
+# --------------------------------------------------------------------------- pre-training
 
-def test_load_transfer_task_shapes_and_disjoint_splits():
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = transfer.load_transfer_task(
-        labels_per_class=4, validation_per_class=3)
-    assert x_train.shape == (20, 32, 32, 3) and x_train.dtype == np.float32
-    assert np.bincount(y_train).tolist() == [4] * 5
-    assert np.bincount(y_val).tolist() == [3] * 5
-    assert x_test.shape == (500, 32, 32, 3) and np.bincount(y_test).tolist() == [100] * 5
-    assert 0 <= x_train.min() and x_train.max() <= 255 and x_train[:, :2].max() == 0   # padded border
-    flat_train = {row.tobytes() for row in x_train}
-    assert not any(row.tobytes() in flat_train for row in x_val)
-    again = transfer.load_transfer_task(labels_per_class=4, validation_per_class=3)
-    np.testing.assert_array_equal(again[0][1], y_train)   # same seed, same draw
-
-
-def test_load_transfer_task_errors():
-    with pytest.raises(ValueError, match="labels_per_class should be an int >= 1"):
-        transfer.load_transfer_task(labels_per_class=0)
-    with pytest.raises(ValueError, match="should be at most 600"):
-        transfer.load_transfer_task(labels_per_class=590, validation_per_class=50)
-    with pytest.raises(ValueError, match=r"images should have shape \(n, 28, 28\)"):
-        transfer.to_backbone_images(np.zeros((2, 32, 32)))
-
-
-def test_pretraining_model_and_errors():
+def test_pretraining_model_matches_the_shipped_backbone():
     model, base = pretrain.build_pretraining_model()
-    assert model.output_shape == (None, len(transfer.SOURCE_CLASS_IDS))
+    assert model.output_shape == (None, 5)
     assert base.count_params() == transfer.load_offline_info()["parameters"]
-    with pytest.raises(ValueError, match="epochs should be an int >= 1"):
-        pretrain.pretrain(epochs=0)
+    assert all(layer.momentum == 0.99 for layer in base.layers
+               if isinstance(layer, keras.layers.BatchNormalization))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(epochs=0), "epochs should be an int >= 1"),
+    (dict(copies=1.5), "copies should be an int >= 1"),
+])
+def test_pretrain_errors(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        pretrain.pretrain(tmp_path, **kwargs)
+
+
+def test_pretrain_needs_an_explicit_output_folder(capsys):
+    with pytest.raises(SystemExit):
+        pretrain.main([])
+    assert "--out" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Deep features: embed images, find their nearest neighbours, project them to 2-D.
 
-The lecture's "L2 nearest neighbours in feature space" figure, for any backbone:
+Nearest neighbours in L2 distance in feature space, for any backbone:
 
     extractor = make_feature_extractor(base_model)          # course_lib.models.transfer
     features = compute_embeddings(extractor, x_test)        # (n, 1280) for MobileNetV2

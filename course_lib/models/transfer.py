@@ -6,13 +6,15 @@ Two paths, one code:
   (`build_backbone("mobilenet_v2", weights="imagenet", input_shape=(160, 160, 3))`,
   also "resnet50" and "efficientnet_b0"), on a folder-per-class dataset from
   `load_image_folder`.
-- Offline (CI, no internet): `weights="course_offline"`, a MobileNetV2 (alpha 0.35,
-  32x32x3) that `python -m course_lib.models.pretrain` pre-trains on five
-  Fashion-MNIST classes; its weights ship in `data/backbones/` with a SHA-256
-  checksum verified on load. `load_transfer_task()` gives the other five classes
-  with a few labels per class.
+- Offline (CI, no internet): `build_backbone("course_cnn", weights="course_offline")`,
+  a small VGG-style CNN with BatchNorm (48x48x3 inputs) that
+  `python -m course_lib.models.pretrain --out <folder>` pre-trains on cluttered
+  colour photos of five Fashion-MNIST classes; its weights ship in
+  `data/backbones/` with a SHA-256 checksum verified on load.
+  `course_lib.data.transfer_task.load_transfer_task()` gives photos of the
+  other five classes with a few labels per class.
 
-Typical use (the lecture's two-phase recipe):
+Typical use (two-phase fine-tuning):
 
     base_model = build_backbone("mobilenet_v2", weights="imagenet", input_shape=(160, 160, 3))
     model = build_transfer_model(base_model, num_classes=5)      # base frozen, BatchNorm in inference mode
@@ -40,27 +42,21 @@ runtime.quiet_tensorflow()
 
 import keras  # noqa: E402  (after quiet_tensorflow)
 
-# name -> (keras.applications constructor, module holding preprocess_input, default input shape)
+# name -> (keras.applications constructor, module holding preprocess_input, default input shape).
+# "course_cnn" is the course's own small backbone (`build_course_cnn`), scaled to [-1, 1] like MobileNetV2.
 BACKBONES = {
     "mobilenet_v2": ("MobileNetV2", "mobilenet_v2", (224, 224, 3)),
     "resnet50": ("ResNet50", "resnet", (224, 224, 3)),
     "efficientnet_b0": ("EfficientNetB0", "efficientnet", (224, 224, 3)),
+    "course_cnn": (None, "mobilenet_v2", (48, 48, 3)),
 }
 WEIGHT_CHOICES = ("imagenet", "course_offline", None)
 
+OFFLINE_NAME = "course_cnn"
 OFFLINE_WEIGHTS = "course_offline"
-OFFLINE_INFO_FILE = "backbones/mobilenet_v2_fmnist.json"
-OFFLINE_INPUT_SHAPE = (32, 32, 3)
-OFFLINE_ALPHA = 0.35
-
-# The offline backbone is pre-trained on SOURCE_CLASSES; the lab's target task is TARGET_CLASSES.
-# Each group holds garments and footwear, so the features cover both, but no target class is seen.
-SOURCE_CLASS_IDS = (0, 1, 2, 5, 8)
-TARGET_CLASS_IDS = (3, 4, 6, 7, 9)
-_FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-SOURCE_CLASSES = [_FASHION_NAMES[i] for i in SOURCE_CLASS_IDS]
-TARGET_CLASSES = [_FASHION_NAMES[i] for i in TARGET_CLASS_IDS]
+OFFLINE_INFO_FILE = "backbones/course_cnn_photos.json"
+OFFLINE_INPUT_SHAPE = (48, 48, 3)
+OFFLINE_FILTERS = (24, 48, 96, 192)
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -107,7 +103,7 @@ def preprocessing_for(base_model):
         ValueError: the name matches no known application.
     """
     name = base_model.name.lower()
-    for prefix, key in (("mobilenetv2", "mobilenet_v2"), ("mobilenet_v2", "mobilenet_v2"),
+    for prefix, key in (("course_cnn", "course_cnn"), ("mobilenetv2", "mobilenet_v2"), ("mobilenet_v2", "mobilenet_v2"),
                         ("resnet50", "resnet50"), ("efficientnetb0", "efficientnet_b0"),
                         ("efficientnet", "efficientnet_b0")):
         if name.startswith(prefix):
@@ -199,24 +195,54 @@ def _offline_error(name, file_name, reason):
         f"  2. copy the weights file into the Keras cache as "
         f"{keras_models_cache() / file_name} (exact name), or\n"
         f"  3. use the course's offline backbone: "
-        f"build_backbone('mobilenet_v2', weights='course_offline') (MobileNetV2 pre-trained on "
-        f"five Fashion-MNIST classes, input 32x32x3).")
+        f"build_backbone('course_cnn', weights='course_offline') (a small CNN pre-trained on "
+        f"photos of five Fashion-MNIST classes, input 48x48x3).")
+
+
+def build_course_cnn(input_shape=OFFLINE_INPUT_SHAPE, filters=OFFLINE_FILTERS):
+    """Builds the course's small backbone: VGG-style blocks of conv3x3-BatchNorm-ReLU.
+
+    Block 1 has one convolution, the others two; a 2x2 max pooling follows every
+    block but the last. With the defaults on 48x48x3 inputs:
+
+        block1   48x48x24    (1 conv)     pool -> 24x24
+        block2   24x24x48    (2 convs)    pool -> 12x12
+        block3   12x12x96    (2 convs)    pool ->  6x6
+        block4    6x6x192    (2 convs)                    656,616 parameters
+
+    Inputs are preprocessed pixels in [-1, 1] (`ApplicationPreprocessing("course_cnn")`).
+
+    Returns:
+        A `keras.Model` named "course_cnn", output `(batch, h, w, filters[-1])`.
+    """
+    inputs = keras.Input(tuple(input_shape), name="input")
+    x = inputs
+    for block, width in enumerate(filters, start=1):
+        for conv in range(1, (1 if block == 1 else 2) + 1):
+            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{block}_conv{conv}")(x)
+            x = keras.layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            x = keras.layers.ReLU(name=f"block{block}_relu{conv}")(x)
+        if block < len(filters):
+            x = keras.layers.MaxPooling2D(name=f"block{block}_pool")(x)
+    return keras.Model(inputs, x, name="course_cnn")
 
 
 def build_backbone(name="mobilenet_v2", weights="imagenet", input_shape=(160, 160, 3)):
-    """Builds a Keras Applications backbone without its classifier (`include_top=False`).
+    """Builds a backbone without its classifier (`include_top=False`).
 
     The result outputs feature maps `(batch, h, w, channels)` and expects the
     application's preprocessed inputs; `build_transfer_model` adds the
     preprocessing, pooling and a new head.
 
     Args:
-        name: "mobilenet_v2", "resnet50" or "efficientnet_b0".
+        name: "mobilenet_v2", "resnet50" or "efficientnet_b0" (Keras
+            Applications), or "course_cnn" (the course's offline backbone,
+            `build_course_cnn`).
         weights: "imagenet" (downloaded once into the Keras cache; fails at once
             when offline and not cached), "course_offline" (the shipped
-            MobileNetV2, alpha 0.35, 32x32x3; `name` must be "mobilenet_v2") or
-            None (random initialisation, for training from scratch).
-        input_shape: `(height, width, 3)`. For "course_offline", None or (32, 32, 3).
+            course_cnn, 48x48x3; `name` must be "course_cnn") or None (random
+            initialisation, for training from scratch).
+        input_shape: `(height, width, 3)`. For "course_cnn", None or (48, 48, 3).
 
     Returns:
         A trainable `keras.Model` (freeze it with `base_model.trainable = False`).
@@ -229,25 +255,26 @@ def build_backbone(name="mobilenet_v2", weights="imagenet", input_shape=(160, 16
 
     Example:
 
-    >>> base_model = build_backbone("mobilenet_v2", weights="course_offline", input_shape=None)
+    >>> base_model = build_backbone("course_cnn", weights="course_offline", input_shape=None)
     >>> base_model.output_shape
-    (None, 1, 1, 1280)
+    (None, 6, 6, 192)
     """
     _check_name(name)
     if weights not in WEIGHT_CHOICES:
         raise ValueError(
             f"weights should be 'imagenet', 'course_offline' or None. Received: weights={weights!r}")
-    if weights == OFFLINE_WEIGHTS:
-        if name != "mobilenet_v2":
-            raise ValueError(
-                "The offline backbone is a MobileNetV2: use name='mobilenet_v2' with "
-                f"weights='course_offline'. Received: name={name!r}")
+    if (weights == OFFLINE_WEIGHTS) != (name == OFFLINE_NAME) and weights is not None:
+        raise ValueError(
+            f"weights='course_offline' goes with name='course_cnn' (the course's own backbone), and "
+            f"ImageNet weights exist only for the Keras applications. Received: name={name!r}, "
+            f"weights={weights!r}")
+    if name == OFFLINE_NAME:
         if input_shape is not None and tuple(input_shape) != OFFLINE_INPUT_SHAPE:
             raise ValueError(
                 f"The offline backbone was trained on {OFFLINE_INPUT_SHAPE} images: pass "
-                f"input_shape={OFFLINE_INPUT_SHAPE} (or None) and resize images to 32x32. "
+                f"input_shape={OFFLINE_INPUT_SHAPE} (or None) and resize images to 48x48. "
                 f"Received: input_shape={input_shape!r}")
-        return load_offline_backbone()
+        return load_offline_backbone() if weights == OFFLINE_WEIGHTS else build_course_cnn()
     if input_shape is None:
         input_shape = BACKBONES[name][2]
     input_shape = tuple(input_shape)
@@ -287,7 +314,7 @@ def load_offline_info():
 
 
 def load_offline_backbone():
-    """Builds the shipped MobileNetV2 (alpha 0.35, 32x32x3) and loads its verified weights.
+    """Builds the shipped course_cnn (48x48x3) and loads its verified weights.
 
     Raises:
         OSError: the weights file does not match the SHA-256 recorded next to it
@@ -301,8 +328,7 @@ def load_offline_backbone():
             f"{path} is corrupt: its SHA-256 is {actual}, expected {info['sha256']}. "
             "Restore it (git checkout data/backbones, or reinstall course_lib) or rebuild it "
             "with `python -m course_lib.models.pretrain`.")
-    base_model = keras.applications.MobileNetV2(
-        include_top=False, weights=None, input_shape=OFFLINE_INPUT_SHAPE, alpha=OFFLINE_ALPHA)
+    base_model = build_course_cnn()
     base_model.load_weights(str(path))
     return base_model
 
@@ -399,12 +425,13 @@ def build_transfer_model(base_model, num_classes, augmentation=None, dropout_rat
     return keras.Model(inputs, outputs, name=f"transfer_{base_model.name}")
 
 
-def build_scratch_model(name="mobilenet_v2", input_shape=OFFLINE_INPUT_SHAPE, num_classes=5,
-                        augmentation=None, dropout_rate=0.2, alpha=OFFLINE_ALPHA, batchnorm_momentum=0.9):
-    """Builds the same architecture with random weights, trained end to end (the baseline).
+def build_scratch_model(name=OFFLINE_NAME, input_shape=OFFLINE_INPUT_SHAPE, num_classes=5,
+                        augmentation=None, dropout_rate=0.2, batchnorm_momentum=0.9):
+    """Builds a backbone's architecture with random weights, trained end to end (the baseline).
 
-    Unlike `build_transfer_model`, the backbone is called in training mode, so
-    its BatchNorm layers learn their statistics; this is also how
+    Unlike `build_transfer_model`, nothing is frozen, so the BatchNorm layers
+    run in training mode inside `fit` (each batch normalised with its own
+    statistics, moving averages updated); this is also how
     `course_lib.models.pretrain` trains the offline backbone.
 
     Args:
@@ -413,29 +440,23 @@ def build_scratch_model(name="mobilenet_v2", input_shape=OFFLINE_INPUT_SHAPE, nu
         num_classes: int >= 2.
         augmentation: as in `build_transfer_model`.
         dropout_rate: float in [0, 1).
-        alpha: MobileNetV2 width multiplier (ignored by the other backbones).
         batchnorm_momentum: the applications use 0.99-0.999, tuned for ImageNet's
             ~10^6 steps; with a few hundred steps the moving statistics would lag
             far behind the weights and evaluation would stay at chance. 0.9 follows
-            within about 30 steps (a few hundred images); the offline backbone's
-            pre-training (about 2,000 steps) used 0.99.
+            within about 30 steps.
 
     Returns:
         A `keras.Model`, not compiled; `find_base_model(model)` returns its backbone.
     """
     _check_name(name)
     _check_classes_and_dropout(num_classes, dropout_rate)
-    if name == "mobilenet_v2":
-        base_model = keras.applications.MobileNetV2(
-            include_top=False, weights=None, input_shape=tuple(input_shape), alpha=alpha)
-    else:
-        base_model = build_backbone(name, weights=None, input_shape=input_shape)
+    base_model = build_backbone(name, weights=None, input_shape=input_shape)
     for layer in base_model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = batchnorm_momentum
     if augmentation is None:
         augmentation = make_augmentation()
-    inputs = keras.Input(tuple(input_shape), name="image")
+    inputs = keras.Input(tuple(base_model.input_shape[1:]), name="image")
     x = augmentation(inputs) if augmentation is not False else inputs
     x = ApplicationPreprocessing(name, name="preprocess")(x)
     x = base_model(x)
@@ -573,19 +594,14 @@ def fine_tune(model, train_data, validation_data=None, head_epochs=10, fine_tune
 
 
 def enable_mixed_precision():
-    """Turns on mixed precision when an accelerator is present; returns the policy name.
+    """Turns on mixed precision when a GPU is present; returns the policy name.
 
-    "mixed_float16" on a GPU, "mixed_bfloat16" on a TPU, "float32" (unchanged) on
-    CPU, where mixed precision is slower. The heads built here keep their
-    softmax in float32, as the mixed-precision guide requires.
+    "mixed_float16" on a GPU, "float32" (unchanged) on CPU, where mixed precision
+    is slower. The heads built here keep their softmax in float32, as the
+    mixed-precision guide requires. (Colab's TPU runtimes ship without TensorFlow.)
     """
     import tensorflow as tf
-    if tf.config.list_logical_devices("TPU"):
-        policy = "mixed_bfloat16"
-    elif tf.config.list_physical_devices("GPU"):
-        policy = "mixed_float16"
-    else:
-        policy = "float32"
+    policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
 
@@ -669,71 +685,3 @@ def predict_image_file(model, path, class_names, top_k=3):
     probabilities = np.asarray(model.predict(batch, verbose=0))[0]
     order = np.argsort(probabilities)[::-1][:top_k]
     return [(class_names[i], float(probabilities[i])) for i in order]
-
-
-# --------------------------------------------------------------------------- the offline target task
-
-def to_backbone_images(images):
-    """Turns Fashion-MNIST images `(n, 28, 28)` uint8 into `(n, 32, 32, 3)` float32 in [0, 255].
-
-    Pads 2 black pixels on each side (the background is black) and repeats the
-    gray channel three times, the input the offline backbone was trained on.
-    """
-    images = np.asarray(images)
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(
-            f"images should have shape (n, 28, 28) like Fashion-MNIST. Received: shape {images.shape}")
-    padded = np.pad(images, ((0, 0), (2, 2), (2, 2))).astype("float32")
-    return np.repeat(padded[..., None], 3, axis=-1)
-
-
-def _select_classes(x, y, class_ids):
-    mask = np.isin(y, class_ids)
-    lookup = np.full(10, -1, dtype="int64")
-    lookup[list(class_ids)] = np.arange(len(class_ids))
-    return x[mask], lookup[y[mask]].astype("int32")
-
-
-def load_transfer_task(labels_per_class=20, validation_per_class=50, subset="small", seed=1337):
-    """Loads the offline target task: the five Fashion-MNIST classes the backbone never saw.
-
-    Classes (`TARGET_CLASSES`): Dress, Coat, Shirt, Sneaker, Ankle boot, relabelled 0-4.
-    From the training split, `labels_per_class` labelled images per class for
-    training and `validation_per_class` other ones for validation, drawn with
-    `seed`; the test set is every test image of those classes (500 in the
-    shipped small subset, 5,000 in the full set).
-
-    Args:
-        labels_per_class: int >= 1, e.g. 20 (100 labelled images in all).
-        validation_per_class: int >= 1.
-        subset: "small" (shipped, no download) or "full".
-        seed: int.
-
-    Returns:
-        `(x_train, y_train), (x_val, y_val), (x_test, y_test)`: images
-        `(n, 32, 32, 3)` float32 in [0, 255], labels int32 in 0-4.
-    """
-    from course_lib.data.fashion_mnist import load_fashion_mnist
-    for arg, value in (("labels_per_class", labels_per_class), ("validation_per_class", validation_per_class)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{arg} should be an int >= 1, e.g. 20. Received: {arg}={value!r}")
-    (x_train, y_train), (x_test, y_test) = load_fashion_mnist(subset=subset)
-    x_pool, y_pool = _select_classes(x_train, y_train, TARGET_CLASS_IDS)
-    needed = labels_per_class + validation_per_class
-    available = int(np.bincount(y_pool).min())
-    if needed > available:
-        raise ValueError(
-            f"labels_per_class + validation_per_class should be at most {available} (images per "
-            f"class in subset={subset!r}). Received: {labels_per_class} + {validation_per_class}")
-    rng = np.random.default_rng(seed)
-    train_idx, val_idx = [], []
-    for label in range(len(TARGET_CLASS_IDS)):
-        chosen = rng.permutation(np.flatnonzero(y_pool == label))[:needed]
-        train_idx.append(chosen[:labels_per_class])
-        val_idx.append(chosen[labels_per_class:])
-    train_idx = rng.permutation(np.concatenate(train_idx))
-    val_idx = np.sort(np.concatenate(val_idx))
-    x_test, y_test = _select_classes(x_test, y_test, TARGET_CLASS_IDS)
-    return ((to_backbone_images(x_pool[train_idx]), y_pool[train_idx]),
-            (to_backbone_images(x_pool[val_idx]), y_pool[val_idx]),
-            (to_backbone_images(x_test), y_test))
