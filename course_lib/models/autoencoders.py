@@ -1,6 +1,6 @@
 """Autoencoders, PCA and variational autoencoders (lab 07).
 
-    x = prepare_images(x_train)                                   # uint8 (n, 28, 28) -> float32 (n, 28, 28, 1) in [0, 1]
+    x = prepare_images(x_train)                                   # uint8 (n, 28, 28) -> float32 (n, 28, 28, 1)
     autoencoder = build_dense_autoencoder(latent_dim=32)          # encoder and decoder are sub-models
     autoencoder.compile(optimizer="adam", loss="mse")
     autoencoder.fit(x, x, epochs=10, verbose=2)                   # the input is its own target
@@ -31,14 +31,8 @@ runtime.quiet_tensorflow()
 import keras  # noqa: E402  (after quiet_tensorflow)
 from keras import layers, ops  # noqa: E402
 
+from course_lib.models.segmentation import _check_positive_int  # noqa: E402  (one checker, one message)
 from course_lib.models.classic import _check_input_shape  # noqa: E402
-
-
-def _check_positive_int(value, name, example):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} should be a positive int, e.g. {name}={example}. "
-                         f"Received: {name}={value!r}")
-    return int(value)
 
 
 def _check_units(values, name, example):

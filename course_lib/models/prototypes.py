@@ -14,7 +14,6 @@ The loss of one example is (1 - cos(z, p_y))^2: zero when the embedding points a
 prototype, whatever its length.
 """
 
-import numbers
 
 import numpy as np
 
@@ -25,14 +24,8 @@ runtime.quiet_tensorflow()
 import keras  # noqa: E402  (after quiet_tensorflow)
 from keras import layers, ops  # noqa: E402
 
+from course_lib.models.segmentation import _check_positive_int  # noqa: E402  (one checker, one message)
 from course_lib.models.classic import _check_input_shape, _check_num_classes  # noqa: E402
-
-
-def _check_positive_int(value, name, example):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} should be a positive int, e.g. {name}={example}. "
-                         f"Received: {name}={value!r}")
-    return int(value)
 
 
 def _normalize(x, axis=-1):
@@ -136,7 +129,7 @@ def prototype_loss(embeddings, prototypes, labels):
 
 
 def make_prototype_loss(prototypes):
-    """Returns a Keras loss `loss(y_true, y_pred)` = `prototype_loss(y_pred, prototypes, y_true)` (y_true: class ids)."""
+    """Returns a Keras loss `loss(y_true, y_pred)`: `prototype_loss(y_pred, prototypes, y_true)`, y_true class ids."""
     prototypes = np.asarray(prototypes, dtype="float32")
 
     def hyperspherical_loss(y_true, y_pred):
@@ -146,7 +139,7 @@ def make_prototype_loss(prototypes):
 
 
 def make_prototype_accuracy(prototypes):
-    """Returns a Keras metric function: the fraction of embeddings whose nearest prototype (by cosine) is their class."""
+    """Returns a Keras metric: the fraction of embeddings whose nearest prototype (by cosine) is their class's."""
     prototypes = np.asarray(prototypes, dtype="float32")
 
     def prototype_accuracy(y_true, y_pred):
