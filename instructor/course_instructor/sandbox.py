@@ -29,12 +29,17 @@ created), number of processes (pids cgroup; else RLIMIT_NPROC), size of each
 written file (RLIMIT_FSIZE), size of HOME and /tmp, and the sandbox's
 wall-clock lifetime (killed when it ends).
 
+The root of its file system is read-only too; it runs as an unprivileged
+user with no capabilities.
+
 `make_kernel_factory(..., sandbox=False)` runs a plain kernel with the same
-fresh HOME and caches but no isolation (the grader prints a warning).
+fresh HOME and caches but no isolation (the grader prints a warning);
+`sandbox=False, run_as_user="student"` (grader running as root) is the
+fallback where bubblewrap cannot run, e.g. in Gradescope's container: the
+kernel runs as that user, with the same limits.
 """
 
 import os
-import resource
 import secrets
 import shutil
 import signal
@@ -427,6 +432,7 @@ def _user_process_count():
 
 def _launcher_main(argv):
     """`python -m course_instructor.sandbox LIMITS PROCS_FILES -- CMD...`: limits, then exec."""
+    import resource     # POSIX only: imported here so that --no-sandbox works on Windows
     split = argv.index("--")
     limits_spec, procs_files, command = argv[0], argv[1], argv[split + 1:]
     for file in filter(None, procs_files.split(",")):
