@@ -1,90 +1,97 @@
-"""How long the grading tools take: release, grading per submission, verify per lab.
+"""Seconds per submission with and without the grading sandbox, for one lab in fast mode.
 
-    COURSE_LIB_FAST=1 COURSE_LIB_OFFLINE=1 python bench/bench_grading.py [--submissions 5] [--no-verify]
+    python bench/bench_grading.py [--lab labs/00_prepare_data.ipynb] [--repeats 3]
 
-Grading a real lab uses two submissions made from its source: the reference
-solutions (full marks expected) and the released stubs (0 expected), so the
-numbers also show the grader agrees with nbval.
+Grades the same submission (the lab's own solutions) `repeats` times in a bubblewrap
+sandbox and `repeats` times without, interleaved (S, P, S, P, ...) so that load from
+other jobs on a shared machine falls on both alike. Writes bench/results_grading.md.
 """
 
 import argparse
+import datetime
+import os
+import platform
 import shutil
+import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from course_instructor import format as fmt
-from course_instructor.grade import grade_submissions
-from course_instructor.release import notebook_bytes, release_labs, release_notebook
-from course_instructor.verify import verify_lab
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "grading" / "source.ipynb"
+REPO = Path(__file__).resolve().parents[1]
 
 
-def solved(source_nb, name):
-    """The released notebook with the source's answer cells (solutions) pasted back."""
-    nb = release_notebook(source_nb, name)
-    answers = {fmt.grade_id(c): fmt.source_text(c) for c in source_nb.cells
-               if fmt.cell_kind(c) == "answer"}
-    for cell in nb.cells:
-        if fmt.grade_id(cell) in answers:
-            cell.source = answers[fmt.grade_id(cell)]
-    return nb
+def grade_once(lab, folder, sandboxed):
+    from course_instructor.grade import grade_submissions
+    started = time.perf_counter()
+    results = grade_submissions(lab, folder, out=None, sandbox=sandboxed)
+    seconds = time.perf_counter() - started
+    result = results[0]
+    return seconds, f"{result.score:g}/{result.max_score:g} ({result.status})"
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--submissions", type=int, default=5,
-                        help="copies of the fixture's correct submission to grade")
-    parser.add_argument("--no-verify", action="store_true")
-    args = parser.parse_args()
-    labs = sorted((ROOT / "labs").glob("*.ipynb"))
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        start = time.perf_counter()
-        release_labs(ROOT / "labs", tmp / "colab")
-        first = time.perf_counter() - start
-        before = {p.name: p.read_bytes() for p in (tmp / "colab").glob("*.ipynb")}
-        release_labs(ROOT / "labs", tmp / "colab")
-        same = before == {p.name: p.read_bytes() for p in (tmp / "colab").glob("*.ipynb")}
-        print(f"release: {len(labs)} labs in {first:.2f} s; second release identical: {same}")
-
-        fixture = fmt.read_notebook(FIXTURE)
-        folder = tmp / "fixture_subs"
-        folder.mkdir()
-        for i in range(args.submissions):
-            (folder / f"student{i:02d}.ipynb").write_bytes(notebook_bytes(solved(fixture, "f.ipynb")))
-        start = time.perf_counter()
-        results = grade_submissions(FIXTURE, folder, cell_timeout=60)
-        elapsed = time.perf_counter() - start
-        print(f"grade fixture: {len(results)} submissions in {elapsed:.1f} s "
-              f"({elapsed / len(results):.2f} s each); scores {[r.score for r in results]} "
-              f"of {results[0].max_score}")
-
-        for lab in labs:
-            source_nb = fmt.read_notebook(lab)
-            if not fmt.list_questions(source_nb):
-                print(f"{lab.name}: no graded question")
-                continue
-            folder = tmp / lab.stem
-            folder.mkdir()
-            (folder / "solutions.ipynb").write_bytes(notebook_bytes(solved(source_nb, lab.name)))
-            (folder / "stubs.ipynb").write_bytes(notebook_bytes(release_notebook(source_nb, lab.name)))
-            start = time.perf_counter()
-            results = grade_submissions(lab, folder, cell_timeout=600)
-            elapsed = time.perf_counter() - start
-            scores = {r.student: f"{r.score:g}/{r.max_score:g} ({r.status})" for r in results}
-            print(f"grade {lab.name}: 2 submissions in {elapsed:.1f} s; {scores}")
-            if not args.no_verify:
-                start = time.perf_counter()
-                problems = verify_lab(lab)
-                print(f"verify {lab.name}: {time.perf_counter() - start:.1f} s, "
-                      f"{len(problems)} problem(s)")
-                for problem in problems:
-                    print(f"    {problem}")
-            shutil.rmtree(folder)
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lab", default=str(REPO / "labs" / "00_prepare_data.ipynb"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default=str(REPO / "bench" / "results_grading.md"))
+    args = parser.parse_args(argv)
+    os.environ["COURSE_LIB_FAST"] = "1"
+    os.environ["COURSE_LIB_OFFLINE"] = "1"
+    lab = Path(args.lab)
+    times = {True: [], False: []}
+    scores = {True: set(), False: set()}
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copy(lab, Path(folder) / "solutions.ipynb")    # the lab's own answers
+        warmup = {}
+        for sandboxed in (False, True):      # warm-up, not counted: the first grading in a
+            warmup[sandboxed] = grade_once(lab, folder, sandboxed)[0]   # process is slower
+            print(f"warm-up {'sandbox' if sandboxed else 'no sandbox'}: "
+                  f"{warmup[sandboxed]:.1f} s", flush=True)
+        for repeat in range(args.repeats):
+            for sandboxed in (True, False):
+                seconds, score = grade_once(lab, folder, sandboxed)
+                times[sandboxed].append(seconds)
+                scores[sandboxed].add(score)
+                print(f"repeat {repeat + 1} {'sandbox' if sandboxed else 'no sandbox'}: "
+                      f"{seconds:.1f} s, {score}", flush=True)
+    load_after = os.getloadavg()[0]
+    median = {k: statistics.median(v) for k, v in times.items()}
+    ratios = [s / p for s, p in zip(times[True], times[False])]
+    cpu = f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}"
+    lines = [
+        "## Grading: seconds per submission, with and without the sandbox",
+        "",
+        f"Command: `python bench/bench_grading.py --lab {lab.relative_to(REPO) if lab.is_absolute() else lab} "
+        f"--repeats {args.repeats}` (fast mode: COURSE_LIB_FAST=1)",
+        f"Machine: {cpu}, Linux {platform.release()}, Python {platform.python_version()}; "
+        f"shared with other jobs (load average {load_before:.0f} at the start, {load_after:.0f} at "
+        f"the end), so the two variants were interleaved and the ratio per pair is the number "
+        f"to read.",
+        f"Date: {datetime.date.today().isoformat()}",
+        "",
+        "One submission (the lab's own solutions) graded by `grade_submissions`: the reference "
+        "run of the instructor source (a plain kernel, both variants), the student run "
+        "(bubblewrap sandbox or plain kernel) and the judging. Wall-clock seconds, after one "
+        f"uncounted warm-up grading of each variant (no sandbox first: {warmup[False]:.1f} s, "
+        f"then sandbox: {warmup[True]:.1f} s).",
+        "",
+        "| variant | runs (s) | median (s) | score |",
+        "|---|---|---|---|",
+        f"| sandbox (bubblewrap) | {', '.join(f'{t:.1f}' for t in times[True])} | "
+        f"{median[True]:.1f} | {', '.join(sorted(scores[True]))} |",
+        f"| no sandbox (`--no-sandbox`) | {', '.join(f'{t:.1f}' for t in times[False])} | "
+        f"{median[False]:.1f} | {', '.join(sorted(scores[False]))} |",
+        "",
+        f"Ratio sandbox / no sandbox, per interleaved pair: "
+        f"{', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}.",
+        "",
+    ]
+    Path(args.out).write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
