@@ -56,20 +56,6 @@ def _limits(args):
                            processes=args.max_processes, disk_mb=args.disk_mb, wall_seconds=wall)
 
 
-def _isolation_kwargs(function, sandbox, limits):
-    """The sandbox arguments `function` accepts; an error if it cannot do what was asked."""
-    import inspect
-    parameters = inspect.signature(function).parameters
-    kwargs = {}
-    for name, value in (("sandbox", sandbox), ("limits", limits)):
-        if name in parameters:
-            kwargs[name] = value
-        elif name == "sandbox" and not sandbox:
-            raise ValueError("this version of grade_submissions has no `sandbox` argument, so "
-                             "--no-sandbox cannot be honoured; update course_instructor.")
-    return kwargs
-
-
 def _grade(args):
     from course_instructor.grade import grade_submissions
     from course_instructor.sandbox import find_bwrap
@@ -84,7 +70,7 @@ def _grade(args):
     results = grade_submissions(args.source, args.submissions, out=args.out,
                                 cell_timeout=args.cell_timeout,
                                 notebook_timeout=args.notebook_timeout, env=env,
-                                **_isolation_kwargs(grade_submissions, args.sandbox, limits))
+                                sandbox=args.sandbox, limits=limits)
     for result in results:
         print(f"{result.student}: {result.score:g}/{result.max_score:g} ({result.status})")
         for note in result.notes:

@@ -208,11 +208,10 @@ def run_autograder(root="/autograder"):
         with tempfile.TemporaryDirectory(prefix="course-lib-gradescope-") as folder:
             os.chmod(folder, 0o700)
             shutil.copyfile(chosen[0], Path(folder) / "submission.ipynb")
-            kwargs = _supported(grade.grade_submissions, dict(isolation, limits=limits))
             results = grade.grade_submissions(
                 root / "source" / config["lab"], folder, out=None,
                 cell_timeout=config["cell_timeout"], notebook_timeout=config["notebook_timeout"],
-                env=env, **kwargs)
+                env=env, limits=limits, **isolation)
         result = results[0]
         gradescope = result.to_gradescope()
         how = ("in a bubblewrap sandbox" if mode == "bwrap"
@@ -223,19 +222,6 @@ def run_autograder(root="/autograder"):
                              execution_time=time.monotonic() - started)
     write_atomic(results_dir / "results.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
     return data
-
-
-def _supported(function, kwargs):
-    """kwargs the grader accepts; the isolation ones it lacks are an error, not a silent skip."""
-    import inspect
-    parameters = inspect.signature(function).parameters
-    missing = [k for k in kwargs if k not in parameters]
-    needed = [k for k in missing if not (k == "sandbox" and kwargs[k] is True)
-              and not (k == "limits")]
-    if needed:
-        raise ValueError(f"grade_submissions does not accept {needed}: this version of the "
-                         f"grader cannot run the kernel as asked. Update course_instructor.")
-    return {k: v for k, v in kwargs.items() if k in parameters}
 
 
 def main(argv=None):
