@@ -8,8 +8,8 @@ Methods, on the same images:
 
 - nn_pixels / nn_features: 1-nearest-neighbour on raw pixels / on the frozen backbone's pooled features;
 - linear_probe: softmax regression on the frozen backbone's pooled features (the lab's recipe);
-- fine_tune: head first (base frozen, 30 epochs at 1e-3), then every layer but BatchNorm
-  at a 10x lower rate (40 epochs at 1e-4), BatchNorm kept frozen;
+- fine_tune: phase 1 is the linear probe (its weights copied into the new head), then every
+  layer but BatchNorm at FINE_TUNE_RATE for 40 epochs, with augmentation, BatchNorm kept frozen;
 - scratch_toy_cnn, scratch_toy_cnn_bn: lab 02's `build_toy_cnn` (2 blocks, and a VGG-style
   3-block version with BatchNorm), the same augmentation, 60 epochs at 1e-3;
 - scratch_course_cnn: the backbone's own architecture from random weights, 60 epochs.
@@ -35,9 +35,8 @@ from course_lib.models import transfer  # noqa: E402
 # The recipes the lab uses in full mode.
 SCRATCH_EPOCHS = 60
 PROBE_EPOCHS = 300
-HEAD_EPOCHS = 30
 FINE_TUNE_EPOCHS = 40
-LEARNING_RATES = (1e-3, 1e-4)
+FINE_TUNE_RATE = 1e-5
 
 
 def _evaluate(model, x, y):
@@ -49,11 +48,21 @@ def _offline_base():
     return transfer.build_backbone(transfer.OFFLINE_NAME, weights="course_offline", input_shape=None)
 
 
-def _features(data):
+def _features(data, base_model=None):
     (x_train, _), _, (x_test, _), _ = data
-    extractor = transfer.make_feature_extractor(_offline_base())
+    extractor = transfer.make_feature_extractor(base_model or _offline_base())
     return (extractor.predict(x_train, batch_size=250, verbose=0),
             extractor.predict(x_test, batch_size=250, verbose=0))
+
+
+def _probe(data, seed, base_model=None):
+    (_, y_train), _, (_, y_test), _ = data
+    f_train, f_test = _features(data, base_model)
+    runtime.set_seed(seed)
+    probe = transfer.build_linear_probe(f_train.shape[1], num_classes=5)
+    transfer.compile_classifier(probe, 1e-2)
+    probe.fit(f_train, y_train, batch_size=32, epochs=PROBE_EPOCHS, verbose=0)
+    return probe, _evaluate(probe, f_test, y_test)
 
 
 def nn_pixels(data, seed):
@@ -69,23 +78,18 @@ def nn_features(data, seed):
 
 
 def linear_probe(data, seed):
-    (_, y_train), _, (_, y_test), _ = data
-    f_train, f_test = _features(data)
-    runtime.set_seed(seed)
-    probe = transfer.build_linear_probe(f_train.shape[1], num_classes=5)
-    transfer.compile_classifier(probe, 1e-2)
-    probe.fit(f_train, y_train, batch_size=32, epochs=PROBE_EPOCHS, verbose=0)
-    return _evaluate(probe, f_test, y_test)
+    return _probe(data, seed)[1]
 
 
 def fine_tune(data, seed):
     (x_train, y_train), _, (x_test, y_test), _ = data
-    runtime.set_seed(seed)
     base_model = _offline_base()
+    probe, _ = _probe(data, seed, base_model)
     model = transfer.build_transfer_model(base_model, num_classes=5)
-    transfer.fine_tune(model, (x_train, y_train), head_epochs=HEAD_EPOCHS,
-                       fine_tune_epochs=FINE_TUNE_EPOCHS, num_layers=len(base_model.layers),
-                       learning_rates=LEARNING_RATES)
+    model.get_layer("classifier").set_weights(probe.get_layer("probe").get_weights())   # phase 1
+    transfer.unfreeze_top_layers(model, num_layers=len(base_model.layers))
+    transfer.compile_classifier(model, FINE_TUNE_RATE)
+    model.fit(x_train, y_train, batch_size=32, epochs=FINE_TUNE_EPOCHS, verbose=0)
     return _evaluate(model, x_test, y_test)
 
 
