@@ -640,6 +640,21 @@ def make_localization_targets(scenes):
     return {"class": classes, "box": boxes, "keypoint": keypoints.astype("float32")}
 
 
+def _small_cnn_trunk(inputs, filters, dense_units):
+    """Rescaling, one 3x3 convolution + 2x2 max pooling per entry of `filters`, flatten, dense.
+
+    The small CNN behind the localizer here and R-CNN's crop classifier (`models.rcnn`).
+    """
+    import keras
+    x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
+    for i, f in enumerate(filters, start=1):
+        x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
+    return x
+
+
 def build_localizer(input_shape=(64, 64, 1), num_classes=4, filters=(16, 32, 64), dense_units=128):
     """Classification plus localisation: one CNN, three heads (class, box, keypoint).
 
@@ -656,12 +671,7 @@ def build_localizer(input_shape=(64, 64, 1), num_classes=4, filters=(16, 32, 64)
     runtime.quiet_tensorflow()
     import keras
     inputs = keras.Input(tuple(input_shape), name="images")
-    x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
-    for i, f in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
+    x = _small_cnn_trunk(inputs, filters, dense_units)
     outputs = {"class": keras.layers.Dense(num_classes, name="class")(x),
                "box": keras.layers.Dense(4, activation="sigmoid", name="box")(x),
                "keypoint": keras.layers.Dense(2, activation="sigmoid", name="keypoint")(x)}

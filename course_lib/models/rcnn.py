@@ -23,7 +23,7 @@ import numpy as np
 
 from course_lib import runtime
 from course_lib.models.detection import (_check_anchors, _check_images, _check_num_classes, _check_pair,
-                                         _check_threshold, assign_anchors, make_anchors,
+                                         _check_threshold, _small_cnn_trunk, assign_anchors, make_anchors,
                                          postprocess_detections)
 
 
@@ -138,12 +138,7 @@ def build_crop_classifier(input_shape=(32, 32, 1), num_classes=5, filters=(16, 3
     runtime.quiet_tensorflow()
     import keras
     inputs = keras.Input(tuple(input_shape), name="crop")
-    x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
-    for i, f in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
+    x = _small_cnn_trunk(inputs, filters, dense_units)
     outputs = keras.layers.Dense(num_classes + 4, name="class_and_box")(x)
     model = keras.Model(inputs, outputs, name="crop_classifier")
     model.num_classes = num_classes
