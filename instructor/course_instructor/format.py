@@ -112,6 +112,23 @@ def read_notebook(path):
         raise ValueError(f"{path} is not a notebook that nbformat can read ({error!r}).") from None
 
 
+def read_graded_source(source, action="grading"):
+    """Reads an instructor notebook that can be graded: lint-clean, with at least one question.
+
+    Raises:
+        ValueError: the notebook is not readable, fails the lint, or has no graded question.
+    """
+    nb = read_notebook(source)
+    problems = lint_notebook(nb, name=str(source))
+    if problems:
+        raise ValueError(f"{source} has format problems; fix them before {action}:\n"
+                         + "\n".join(f"  {p}" for p in problems))
+    if not list_questions(nb):
+        raise ValueError(f"{source} has no graded question (answer cell + check cell). "
+                         f"Received: source={str(source)!r}")
+    return nb
+
+
 def nbgrader_meta(cell):
     """Returns the cell's `nbgrader` metadata dict, or {} when it has none."""
     meta = cell.get("metadata", {}).get("nbgrader")

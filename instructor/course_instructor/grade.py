@@ -581,14 +581,7 @@ def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_
         ValueError: the source fails the lint or has no graded question, or no submission found.
         RuntimeError: the instructor's source fails in the reference kernel.
     """
-    source_nb = fmt.read_notebook(source)
-    problems = fmt.lint_notebook(source_nb, name=str(source))
-    if problems:
-        raise ValueError(f"{source} has format problems; fix them before grading:\n"
-                         + "\n".join(f"  {p}" for p in problems))
-    if not fmt.list_questions(source_nb):
-        raise ValueError(f"{source} has no graded question (answer cell + check cell). "
-                         f"Received: source={str(source)!r}")
+    source_nb = fmt.read_graded_source(source, "grading")
     for name, value in (("cell_timeout", cell_timeout), ("notebook_timeout", notebook_timeout)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ValueError(f"{name} should be a positive number of seconds. "

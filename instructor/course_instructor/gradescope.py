@@ -111,14 +111,7 @@ def build_autograder(source, out="autograder.zip", repository=None, cell_timeout
     if not source.is_file():
         raise ValueError(f"The instructor notebook {source} does not exist. Pass a lab source, "
                          f"e.g. labs/01_dnn_from_scratch.ipynb. Received: source={str(source)!r}")
-    nb = fmt.read_notebook(source)
-    problems = fmt.lint_notebook(nb, name=str(source))
-    if problems:
-        raise ValueError(f"{source} has format problems; fix them before exporting:\n"
-                         + "\n".join(f"  {p}" for p in problems))
-    if not fmt.list_questions(nb):
-        raise ValueError(f"{source} has no graded question (answer cell + check cell). "
-                         f"Received: source={str(source)!r}")
+    fmt.read_graded_source(source, "exporting")  # fails early on a source that cannot be graded
     limits = Limits() if limits is None else limits
     package = Path(__file__).resolve().parent
     repository = Path(repository) if repository else package.parent.parent
