@@ -6,7 +6,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from course_lib.diagnostics.filters import (KERNELS, convolve2d, correlate2d, get_feature_maps,  # noqa: E402
+from course_lib.scratch.conv import convolve2d, correlate2d  # noqa: E402
+from course_lib.diagnostics.filters import (KERNELS, get_feature_maps,  # noqa: E402
                                             plot_feature_maps, plot_filters, plot_kernel_results)
 from course_lib.diagnostics.mistakes import plot_confusion_matrix, plot_misclassified  # noqa: E402
 from course_lib.models.classic import build_toy_cnn  # noqa: E402

@@ -9,7 +9,7 @@
 
 import numpy as np
 
-from course_lib.scratch.conv import convolve2d, correlate2d  # noqa: F401  (re-exported)
+from course_lib.scratch.conv import correlate2d
 
 #: The lecture's 3x3 kernels, written for cross-correlation (`correlate2d`), which is what
 #: `keras.layers.Conv2D` computes: "shift" moves the picture one pixel to the left,
