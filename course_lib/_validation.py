@@ -20,15 +20,61 @@ def is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def check_int(value, name, minimum=1, example=None, allow_none=False):
-    """Checks an int >= `minimum` (or None when `allow_none`); returns it as a Python int."""
+def check_int(value, name, minimum=1, example=None, allow_none=False, hint=""):
+    """Checks an int >= `minimum` (or None when `allow_none`); returns it as a Python int.
+
+    `hint` is a sentence added to the message, e.g. what the number counts.
+    """
     if value is None and allow_none:
         return None
     if not is_int(value) or value < minimum:
         kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
         example = f" (e.g. {name}={example})" if example is not None else ""
-        _fail(name, kind + example + (", or None" if allow_none else ""), value)
+        _fail(name, kind + example + (", or None" if allow_none else ""), value,
+              f" {hint}" if hint else "")
     return int(value)
+
+
+def check_num_classes(value, minimum=2, example=10, hint=""):
+    """Checks `num_classes`, an int >= `minimum` (2 for a classifier); returns a Python int."""
+    return check_int(value, "num_classes", minimum=minimum, example=example, hint=hint)
+
+
+def check_ints(values, name, example, length=None, minimum=1):
+    """Checks a non-empty tuple or list of ints >= `minimum` (of `length` items if given).
+
+    For `filters=(32, 64)`, `units=(256, 128)`, `input_shape=(28, 28, 1)`.
+    Returns a tuple of Python ints.
+    """
+    ok = (isinstance(values, (tuple, list)) and len(values) > 0
+          and (length is None or len(values) == length)
+          and all(is_int(v) and v >= minimum for v in values))
+    if not ok:
+        count = f"{length} " if length is not None else "a non-empty tuple of "
+        kind = {0: "non-negative ints", 1: "positive ints"}.get(minimum, f"ints >= {minimum}")
+        _fail(name, f"{count}{kind}, e.g. {name}={example}", values)
+    return tuple(int(v) for v in values)
+
+
+def check_input_shape(value, example=(28, 28, 1), name="input_shape"):
+    """Checks an input shape without the batch axis, e.g. (height, width, channels)."""
+    axes = {3: "(height, width, channels)", 4: "(time, height, width, channels)"}
+    ok = (isinstance(value, (tuple, list)) and len(value) == len(example)
+          and all(is_int(v) and v > 0 for v in value))
+    if not ok:
+        _fail(name, f"{axes.get(len(example), f'{len(example)} positive ints')} of positive ints, "
+              f"e.g. {name}={tuple(example)}", value)
+    return tuple(int(v) for v in value)
+
+
+def check_number(value, name, low=0.0, high=1.0, example=0.5, include_high=True):
+    """Checks a real number in [low, high] (or [low, high) when not `include_high`)."""
+    inside = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+              and low <= value and (value <= high if include_high else value < high))
+    if not inside:
+        bracket = "]" if include_high else ")"
+        _fail(name, f"a number in [{low:g}, {high:g}{bracket}, e.g. {name}={example}", value)
+    return float(value)
 
 
 def check_fraction(value, name, example=0.2, allow_none=False):

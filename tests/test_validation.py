@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from course_lib._validation import (check_choice, check_fraction, check_image_size, check_int,
+from course_lib._validation import (check_choice, check_fraction, check_image_size, check_input_shape,
+                                    check_int, check_ints, check_num_classes, check_number,
                                     check_seed, is_int, resolve_classes)
 
 
@@ -72,3 +73,40 @@ def test_resolve_classes():
         resolve_classes(["Bag", 2], names)
     with pytest.raises(ValueError, match="classes is empty"):
         resolve_classes([], names)
+
+
+def test_check_num_classes_accepts_numpy_ints_and_says_what_it_counts():
+    assert check_num_classes(np.int64(10)) == 10
+    assert check_num_classes(1, minimum=1) == 1
+    with pytest.raises(ValueError, match=r"num_classes should be an int >= 2 .*background.*Received: num_classes=1"):
+        check_num_classes(1, hint="Count the background (class 0) too.")
+    with pytest.raises(ValueError, match="Received: num_classes=True"):
+        check_num_classes(True)
+
+
+def test_check_ints():
+    assert check_ints([np.int64(32), 64], "filters", (32, 64)) == (32, 64)
+    for bad in [32, (), (32, 0), (32.0, 64), "32", (True, 2)]:
+        with pytest.raises(ValueError, match=r"filters should be a non-empty tuple of positive ints, "
+                                             r"e.g. filters=\(32, 64\)"):
+            check_ints(bad, "filters", (32, 64))
+    with pytest.raises(ValueError, match=r"2 positive ints"):
+        check_ints((1, 2, 3), "kernel_size", (3, 3), length=2)
+
+
+def test_check_input_shape():
+    assert check_input_shape((np.int64(28), 28, 1)) == (28, 28, 1)
+    with pytest.raises(ValueError, match=r"\(height, width, channels\) .*Received: input_shape=\(28, 28\)"):
+        check_input_shape((28, 28))
+    with pytest.raises(ValueError, match=r"\(time, height, width, channels\)"):
+        check_input_shape((8, 32, 32), example=(8, 32, 32, 1))
+
+
+def test_check_number():
+    assert check_number(0, "iou_threshold") == 0.0
+    assert check_number(1, "iou_threshold") == 1.0
+    with pytest.raises(ValueError, match=r"in \[0, 1\), e.g. dropout_rate=0.5"):
+        check_number(1.0, "dropout_rate", include_high=False)
+    for bad in [-0.1, float("nan"), True, "0.5"]:
+        with pytest.raises(ValueError, match="iou_threshold should be a number in"):
+            check_number(bad, "iou_threshold")
