@@ -133,7 +133,8 @@ def test_fill_holes():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(num_images=0), r"num_images should be a positive int.*Received: num_images=0"),
-    (dict(num_images=4, image_size=32), r"image_size should be an int or \(height, width\), each at least 40"),
+    (dict(num_images=4, image_size=(32, 64)), r"image_size should be at least 40 pixels on each side.*Received: image_size=\(32, 64\)"),
+    (dict(num_images=4, image_size=64), r"image_size should be \(height, width\).*image_size=\(64, 64\).*Received: image_size=64"),
     (dict(num_images=4, image_size=(64,)), r"image_size should be.*Received: image_size=\(64,\)"),
     (dict(num_images=4, max_objects=0), r"max_objects should be a positive int.*Received: max_objects=0"),
     (dict(num_images=4, classes=["Hat"]), r"Unknown class 'Hat'. Choose among .*Received: classes=\['Hat'\]"),

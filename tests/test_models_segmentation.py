@@ -254,7 +254,7 @@ def test_fit_checks_the_data_first():
 def test_unet_overfits_a_handful_of_scenes():
     # 8 small scenes, each seen 25 times per epoch: 150 steps of 8 images, about 15 s on 2 CPU cores
     keras.utils.set_random_seed(0)
-    scenes = make_fashion_scenes(8, image_size=40, seed=0)
+    scenes = make_fashion_scenes(8, image_size=(40, 40), seed=0)
     images, masks = np.tile(scenes.images, (25, 1, 1, 1)), np.tile(scenes.masks, (25, 1, 1))
     model = compile_segmentation_model(build_unet((40, 40, 1), num_classes=5, base_filters=16, depth=2),
                                        learning_rate=1e-2)

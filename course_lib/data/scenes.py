@@ -5,7 +5,7 @@ Offline, seeded, in NumPy: `make_fashion_scenes` pastes 1 to 3 Fashion-MNIST ite
 image its per-pixel label map **and** its objects' boxes and labels, so the
 segmentation lab (05) and the object-detection lab reuse the same scenes:
 
-    scenes = make_fashion_scenes(1000, image_size=64, seed=1)
+    scenes = make_fashion_scenes(1000, image_size=(64, 64), seed=1)
     scenes.images        # (1000, 64, 64, 1) uint8, grayscale
     scenes.masks         # (1000, 64, 64) uint8: 0 = background, 1..K = item class
     scenes.boxes[i]      # (num_objects, 4) int64, (x_min, y_min, x_max, y_max) of each visible mask
@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from course_lib import runtime
+from course_lib._validation import check_image_size
 from course_lib.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 
 #: The default item classes: four shapes a small CNN tells apart on a CPU.
@@ -93,15 +94,12 @@ def _check_positive_int(value, name, example):
     return int(value)
 
 
-def _check_image_size(image_size, smallest, example="64"):
-    size = (image_size, image_size) if isinstance(image_size, numbers.Integral) else image_size
-    if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= smallest
-                       for s in size)):
-        raise ValueError(
-            f"image_size should be an int or (height, width), each at least {smallest} pixels, "
-            f"e.g. image_size={example}. Received: image_size={image_size!r}")
-    return int(size[0]), int(size[1])
+def _check_image_size(image_size, smallest):
+    height, width = check_image_size(image_size)
+    if min(height, width) < smallest:
+        raise ValueError(f"image_size should be at least {smallest} pixels on each side, e.g. "
+                         f"image_size=({max(64, smallest)}, {max(64, smallest)}), so that the items fit. Received: image_size={image_size!r}")
+    return height, width
 
 
 def _check_seed(seed):
@@ -232,7 +230,7 @@ def _make_scene(rng, height, width, max_objects, class_ids, pool):
             np.array(object_labels, dtype="int64"), instances)
 
 
-def make_fashion_scenes(num_images, image_size=64, max_objects=3, classes=None, split="train",
+def make_fashion_scenes(num_images, image_size=(64, 64), max_objects=3, classes=None, split="train",
                         seed=1337):
     """Generates segmentation scenes: Fashion-MNIST items pasted on a textured background.
 
@@ -261,7 +259,7 @@ def make_fashion_scenes(num_images, image_size=64, max_objects=3, classes=None, 
 
     Args:
         num_images: int, how many scenes.
-        image_size: int or `(height, width)`, at least 40 pixels each.
+        image_size: `(height, width)`, at least 40 pixels each.
         max_objects: int >= 1, the most items in one image.
         classes: Fashion-MNIST class names (or indices 0-9) of the items; None for
             `SCENE_CLASSES` (T-shirt/top, Trouser, Sneaker, Bag). Class id k in the masks
@@ -312,7 +310,7 @@ def _generate_scenes(num_images, image_size, max_objects, classes, split, seed):
     return Scenes(images, masks, boxes, labels, class_names), instances
 
 
-def make_instance_maps(num_images, image_size=64, max_objects=3, classes=None, split="train", seed=1337):
+def make_instance_maps(num_images, image_size=(64, 64), max_objects=3, classes=None, split="train", seed=1337):
     """The instance maps of the scenes `make_fashion_scenes` makes with the same arguments.
 
     Semantic masks say *what* each pixel is; an instance map says *which object*: pixel
@@ -542,7 +540,7 @@ def load_pet_segmentation(split="train", image_size=(128, 128), limit=None):
     if split not in ("train", "test"):
         raise ValueError(f'split should be "train" or "test" (Oxford-IIIT Pet has no other split). '
                          f'Received: split={split!r}')
-    height, width = _check_image_size(image_size, smallest=32, example="(128, 128)")
+    height, width = _check_image_size(image_size, smallest=32)
     if limit is not None:
         limit = _check_positive_int(limit, "limit", 1000)
     from course_lib.data.tfds import load_tfds as _load_tfds
