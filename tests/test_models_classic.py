@@ -43,14 +43,28 @@ def test_toy_cnn_variants():
     (dict(num_classes=1), r"num_classes should be an int >= 2.*Received: num_classes=1"),
     (dict(dropout_rate=1.0), r"dropout_rate should be a number in \[0, 1\).*Received: dropout_rate=1.0"),
     (dict(filters=32), r"filters should be a non-empty tuple.*Received: filters=32"),
-    (dict(convs_per_block=0), r"convs_per_block should be an int >= 1.*Received: convs_per_block=0"),
-    (dict(dense_units=-1), r"dense_units should be an int >= 0.*Received: dense_units=-1"),
+    (dict(num_classes=10.0), r"num_classes should be an int >= 2.*Received: num_classes=10.0"),
+    (dict(filters=(32, True)), r"filters should be a non-empty tuple of positive ints.*Received: filters=\(32, True\)"),
+    (dict(convs_per_block=0), r"convs_per_block should be a positive int.*Received: convs_per_block=0"),
+    (dict(dense_units=-1), r"dense_units should be a non-negative int.*Received: dense_units=-1"),
     (dict(block_dropout_rate=-0.1), r"block_dropout_rate should be a number in \[0, 1\).*Received: block_dropout_rate=-0.1"),
-    (dict(input_shape=(8, 8, 1), filters=(8, 8, 8, 8)), r"4 blocks halve the image 4 times.*at least 16"),
+    (dict(input_shape=(8, 8, 1), filters=(8, 8, 8, 8)),
+     r"4 blocks halve the image 4 times.*at least 16. Use fewer filters entries.*Received: input_shape=\(8, 8, 1\)"),
 ])
 def test_toy_cnn_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build_toy_cnn(**kwargs)
+
+
+def test_builders_accept_numpy_ints():
+    # A class count read from data is often a NumPy int (len(np.unique(y)), y.max() + 1);
+    # build_toy_cnn refused np.int64(10) while build_unet accepted it.
+    model = build_toy_cnn(input_shape=(np.int64(16), 16, 1), num_classes=np.int64(10),
+                          filters=(np.int64(4), 8), convs_per_block=np.int64(1), dense_units=np.int64(8))
+    assert model.output_shape == (None, 10)
+    assert model.input_shape == (None, 16, 16, 1)
+    assert build_residual_net(num_classes=np.int64(3), depth=np.int64(8), filters=np.int64(4)).output_shape == (None, 3)
+    assert build_vgg16(input_shape=(32, 32, 3), num_classes=np.int32(5)).output_shape == (None, 5)
 
 
 def test_vgg16_matches_keras_applications_count():

@@ -20,11 +20,7 @@ Each block takes a tensor and returns a tensor, so blocks stack like layers:
 import keras
 from keras import layers
 
-
-def _check_positive_int(value, name, example):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} should be a positive int, e.g. {name}={example}. "
-                         f"Received: {name}={value!r}")
+from course_lib._validation import check_int
 
 
 def _prefix(name, suffix):
@@ -51,8 +47,8 @@ def vgg_block(x, filters, num_convs=2, batch_norm=False, name=None):
     Returns:
         The output tensor of the pooling layer.
     """
-    _check_positive_int(filters, "filters", 64)
-    _check_positive_int(num_convs, "num_convs", 2)
+    filters = check_int(filters, "filters", example=64)
+    num_convs = check_int(num_convs, "num_convs", example=2)
     for i in range(1, num_convs + 1):
         if batch_norm:
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
@@ -86,8 +82,8 @@ def residual_block(x, filters, strides=1, batch_norm=True, name=None):
     Returns:
         The output tensor.
     """
-    _check_positive_int(filters, "filters", 64)
-    _check_positive_int(strides, "strides", 1)
+    filters = check_int(filters, "filters", example=64)
+    strides = check_int(strides, "strides", example=1)
     shortcut = x
     use_bias = not batch_norm
     y = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=use_bias,
@@ -132,7 +128,7 @@ def inception_block(x, filters_1x1, filters_3x3_reduce, filters_3x3,
     for value, arg in ((filters_1x1, "filters_1x1"), (filters_3x3_reduce, "filters_3x3_reduce"),
                        (filters_3x3, "filters_3x3"), (filters_5x5_reduce, "filters_5x5_reduce"),
                        (filters_5x5, "filters_5x5"), (filters_pool_proj, "filters_pool_proj")):
-        _check_positive_int(value, arg, 32)
+        check_int(value, arg, example=32)
 
     def conv(t, filters, size, suffix):
         return layers.Conv2D(filters, size, padding="same", activation="relu",
@@ -167,8 +163,8 @@ def dense_block(x, num_layers, growth_rate=12, batch_norm=True, name=None):
     Returns:
         The output tensor.
     """
-    _check_positive_int(num_layers, "num_layers", 4)
-    _check_positive_int(growth_rate, "growth_rate", 12)
+    num_layers = check_int(num_layers, "num_layers", example=4)
+    growth_rate = check_int(growth_rate, "growth_rate", example=12)
     for i in range(1, num_layers + 1):
         y = x
         if batch_norm:

@@ -15,30 +15,22 @@ Outputs are softmax probabilities: compile with
 import keras
 from keras import layers
 
+from course_lib._validation import (check_input_shape, check_int, check_ints, check_num_classes,
+                                    check_number, is_int)
 from course_lib.models.blocks import residual_block, vgg_block
 
 
-def _check_input_shape(input_shape):
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in input_shape)):
-        raise ValueError(
-            "input_shape should be (height, width, channels) with positive ints, "
-            f"e.g. input_shape=(28, 28, 1) for Fashion-MNIST. Received: input_shape={input_shape!r}")
-    return tuple(input_shape)
+# Old names still imported by models not yet switched to course_lib._validation; removed once unused.
+_check_input_shape = check_input_shape
+_check_num_classes = check_num_classes
 
 
-def _check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(
-            f"num_classes should be an int >= 2, e.g. num_classes=10. Received: num_classes={num_classes!r}")
-
-
-def _check_dropout_rate(dropout_rate, name="dropout_rate"):
-    if not isinstance(dropout_rate, (int, float)) or isinstance(dropout_rate, bool) \
-            or not 0.0 <= dropout_rate < 1.0:
-        raise ValueError(
-            f"{name} should be a number in [0, 1), e.g. {name}=0.5 "
-            f"(0 disables dropout). Received: {name}={dropout_rate!r}")
+def _check_halvings(input_shape, halvings, who, fix=""):
+    """Each pooling halves height and width: they must stay at least 1 after `halvings` of them."""
+    smallest = 2 ** halvings
+    if min(input_shape[:2]) < smallest:
+        raise ValueError(f"{who} the image {halvings} times, so height and width should be at "
+                         f"least {smallest}.{fix} Received: input_shape={input_shape!r}")
 
 
 def build_toy_cnn(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64), dropout_rate=0.5,
@@ -83,26 +75,16 @@ def build_toy_cnn(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64), dro
     >>> model.count_params()
     421642
     """
-    input_shape = _check_input_shape(input_shape)
-    _check_num_classes(num_classes)
-    _check_dropout_rate(dropout_rate)
-    _check_dropout_rate(block_dropout_rate, "block_dropout_rate")
-    if isinstance(filters, int) or not filters or not all(
-            isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in filters):
-        raise ValueError(f"filters should be a non-empty tuple of positive ints, one per block, "
-                         f"e.g. filters=(32, 64). Received: filters={filters!r}")
-    if isinstance(convs_per_block, bool) or not isinstance(convs_per_block, int) or convs_per_block < 1:
-        raise ValueError(f"convs_per_block should be an int >= 1, e.g. convs_per_block=2. "
-                         f"Received: convs_per_block={convs_per_block!r}")
-    if isinstance(dense_units, bool) or not isinstance(dense_units, int) or dense_units < 0:
-        raise ValueError(f"dense_units should be an int >= 0, e.g. dense_units=128. "
-                         f"Received: dense_units={dense_units!r}")
-    smallest = 2 ** len(filters)
-    if min(input_shape[:2]) < smallest:
-        raise ValueError(
-            f"{len(filters)} blocks halve the image {len(filters)} times, so height and width "
-            f"should be at least {smallest}. Use fewer filters entries or larger images. "
-            f"Received: input_shape={input_shape!r}, filters={tuple(filters)!r}")
+    input_shape = check_input_shape(input_shape)
+    num_classes = check_num_classes(num_classes)
+    filters = check_ints(filters, "filters", example=(32, 64))
+    convs_per_block = check_int(convs_per_block, "convs_per_block", example=2)
+    dense_units = check_int(dense_units, "dense_units", minimum=0, example=128)
+    check_number(dropout_rate, "dropout_rate", example=0.5, include_high=False)
+    check_number(block_dropout_rate, "block_dropout_rate", example=0.25, include_high=False)
+    _check_halvings(input_shape, len(filters), f"{len(filters)} blocks halve",
+                    f" Use fewer filters entries or larger images (filters={filters}).")
+
     inputs = keras.Input(input_shape, name="image")
     x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)
     for block, num_filters in enumerate(filters, start=1):
@@ -146,11 +128,9 @@ def build_vgg16(input_shape=(224, 224, 3), num_classes=1000, batch_norm=False):
     Returns:
         An uncompiled `keras.Model` named "vgg16".
     """
-    input_shape = _check_input_shape(input_shape)
-    _check_num_classes(num_classes)
-    if min(input_shape[:2]) < 32:
-        raise ValueError(f"VGG-16 halves the image 5 times, so height and width should be at "
-                         f"least 32. Received: input_shape={input_shape!r}")
+    input_shape = check_input_shape(input_shape, example=(224, 224, 3))
+    num_classes = check_num_classes(num_classes, example=1000)
+    _check_halvings(input_shape, 5, "VGG-16 halves")
     inputs = keras.Input(input_shape, name="input")
     x = inputs
     for block, (num_filters, num_convs) in enumerate(
@@ -163,20 +143,13 @@ def build_vgg16(input_shape=(224, 224, 3), num_classes=1000, batch_norm=False):
     return keras.Model(inputs, outputs, name="vgg16")
 
 
-def _check_depth(depth):
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(
-            "depth counts the weighted layers as in the ResNet paper and should be 6n + 2 "
-            f"(8, 14, 20, 32, 44, 56, ...). Received: depth={depth!r}")
-
-
 def _deep_net(input_shape, num_classes, depth, filters, batch_norm, residual, name):
-    input_shape = _check_input_shape(input_shape)
-    _check_num_classes(num_classes)
-    _check_depth(depth)
-    if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-        raise ValueError(f"filters should be a positive int (channels of the first stage), "
-                         f"e.g. filters=16. Received: filters={filters!r}")
+    input_shape = check_input_shape(input_shape)
+    num_classes = check_num_classes(num_classes)
+    filters = check_int(filters, "filters", example=16, hint="It counts the channels of the first stage.")
+    if not is_int(depth) or depth < 8 or (depth - 2) % 6:
+        raise ValueError("depth counts the weighted layers as in the ResNet paper and should be 6n + 2 "
+                         f"(8, 14, 20, 32, 44, 56, ...). Received: depth={depth!r}")
     blocks_per_stage = (depth - 2) // 6
     inputs = keras.Input(input_shape, name="image")
     x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)
