@@ -17,7 +17,6 @@ Each block takes a tensor and returns a tensor, so blocks stack like layers:
   earlier feature maps of the block and adds `growth_rate` new channels.
 """
 
-import keras
 from keras import layers
 
 from course_lib._validation import check_int
