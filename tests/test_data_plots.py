@@ -18,21 +18,33 @@ def clean_folder(tmp_path):
     return make_clean_folder(tmp_path / "clean")
 
 
-def test_plot_image_batch_grid_and_mosaic(clean_folder):
+def test_plot_image_batch_returns_one_axes_per_image_whatever_the_count(clean_folder):
     ds = quiet_load(clean_folder, image_size=(8, 8), validation_split=None, batch_size=4)
     axes = plot_image_batch(ds, num_images=5)
-    assert len(axes) == 6  # 2 rows x 3 columns, 5 used
-    titles = [a.get_title() for a in axes[:5]]
-    assert all(t in ds.class_names for t in titles) and axes[5].get_title() == ""
-    assert len(axes[0].images) == 1 and len(axes[5].images) == 0
+    assert isinstance(axes, np.ndarray) and axes.shape == (5,)       # 5 of a 2 x 3 grid
+    assert len(axes[0].figure.axes) == 6 and not axes[0].figure.axes[5].axison
+    assert all(a.get_title() in ds.class_names for a in axes) and all(len(a.images) == 1 for a in axes)
     plt.close("all")
-    _, ax = plt.subplots()
-    assert plot_image_batch(ds, num_images=4, ax=ax) is ax
-    assert len(ax.texts) == 4
+    one = plot_image_batch(ds, num_images=1)
+    assert isinstance(one, np.ndarray) and one.shape == (1,)         # also for one image: an array
+    _, given = plt.subplots(2, 2)
+    axes = plot_image_batch(ds, num_images=4, ax=given)
+    assert list(axes) == list(given.ravel())
     plt.close("all")
     gray = np.zeros((5, 8, 8, 1), np.float32)
-    axes = plot_image_batch((gray, np.array([0, 1, 2, 0, 1])), class_names=["x", "y", "z"], num_images=5)
+    axes = plot_image_batch((gray, np.array([0, 1, 2, 0, 1])), class_names=["x", "y", "z"], num_images=9)
+    assert axes.shape == (5,)                                        # only 5 images in the arrays
     assert [a.get_title() for a in axes[:3]] == ["x", "y", "z"]
+    assert axes[0].images[0].get_cmap().name == "gray"
+    plt.close("all")
+
+
+def test_plot_image_batch_stretches_normalised_images_only():
+    images = np.stack([np.full((4, 4, 3), 200.0), np.linspace(-1, 1, 48).reshape(4, 4, 3)])
+    axes = plot_image_batch((images, np.array([0, 1])), num_images=2)
+    np.testing.assert_allclose(axes[0].images[0].get_array(), 200 / 255)    # 0-255 shown as it is
+    shown = axes[1].images[0].get_array()
+    assert float(shown.min()) == 0.0 and float(shown.max()) == 1.0          # [-1, 1] stretched
     plt.close("all")
 
 
@@ -41,8 +53,10 @@ def test_plot_image_batch_errors(clean_folder):
         plot_image_batch((np.zeros((2, 4, 4, 3)), np.zeros(2)), num_images=0)
     with pytest.raises(ValueError, match="dataset should be a tf.data.Dataset"):
         plot_image_batch("not a dataset")
+    with pytest.raises(ValueError, match=r"images should have 4 dimensions.*Received: images of shape \(2, 4\)"):
+        plot_image_batch((np.zeros((2, 4)), np.zeros(2)))
     _, axes = plt.subplots(1, 2)
-    with pytest.raises(ValueError, match="ax holds 2 axes but num_images=4"):
+    with pytest.raises(ValueError, match="ax should hold at least num_images=4 Axes"):
         plot_image_batch((np.zeros((4, 4, 4, 3)), np.zeros(4)), num_images=4, ax=axes)
     plt.close("all")
 

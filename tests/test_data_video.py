@@ -124,11 +124,20 @@ def test_errors_say_what_was_received():
         make_moving_fashion(0)
 
 
-def test_plot_clips_draws_a_grid(data):
+def test_plot_clips_draws_rows_of_frames_on_one_axes_array(data):
     axes = plot_clips(data.clips, data.labels, data.class_names, num_clips=2, predicted=data.labels)
-    assert axes.shape == (2, 8)
-    assert axes[1, 0].get_ylabel().startswith(data.class_names[data.labels[1]])
-    assert axes[0, 3].get_title() == "t = 3"
+    assert isinstance(axes, np.ndarray) and axes.shape == (2 * 8,)     # clip i, frame t: axes[i * 8 + t]
+    label = axes[8].texts[0].get_text()                                 # row 1, frame 0
+    assert label.startswith(data.class_names[data.labels[1]]) and "(pred." in label
+    assert axes[3].get_title() == "t = 3" and axes[11].get_title() == ""
+    np.testing.assert_allclose(axes[9].images[0].get_array(), data.clips[1, 1, :, :, 0] / 255, atol=1e-6)
+    matplotlib.pyplot.close("all")
+    _, grid = matplotlib.pyplot.subplots(1, 8)
+    assert list(plot_clips(data.clips, num_clips=1, ax=grid)) == list(grid)
+    with pytest.raises(ValueError, match=r"ax should hold at least num_images=16 Axes"):
+        plot_clips(data.clips, num_clips=2, ax=grid)
+    with pytest.raises(ValueError, match=r"num_clips should be a positive int"):
+        plot_clips(data.clips, num_clips=0)
     matplotlib.pyplot.close("all")
 
 

@@ -9,7 +9,6 @@ import tensorflow as tf  # noqa: E402
 from course_lib.scratch.conv import convolve2d, correlate2d  # noqa: E402
 from course_lib.diagnostics.filters import (KERNELS, get_feature_maps,  # noqa: E402
                                             plot_feature_maps, plot_filters, plot_kernel_results)
-from course_lib.diagnostics.mistakes import plot_confusion_matrix, plot_misclassified  # noqa: E402
 from course_lib.models.classic import build_toy_cnn  # noqa: E402
 
 RNG = np.random.default_rng(0)
@@ -35,17 +34,42 @@ def test_lecture_kernels_do_what_they_say_under_conv2d():
 def test_plot_kernel_results_errors():
     with pytest.raises(ValueError, match=r"kernels should be a non-empty dict"):
         plot_kernel_results(IMAGE, kernels={})
+    _, too_few = plt.subplots(1, 3)
+    with pytest.raises(ValueError, match=r"ax should hold at least num_images=5 Axes"):
+        plot_kernel_results(IMAGE, ax=too_few)
+    plt.close("all")
 
 
-def test_kernel_filter_and_feature_map_plots():
+def test_kernel_results_show_the_correlation_one_panel_per_kernel():
     axes = plot_kernel_results(IMAGE)
+    assert isinstance(axes, np.ndarray) and axes.shape == (5,)
     assert [a.get_title() for a in axes] == ["identity", "shift", "box blur", "sharpen", "vertical edge"]
+    np.testing.assert_allclose(axes[0].images[0].get_array(), IMAGE / 255)          # identity: the photo
+    edges = np.abs(correlate2d(IMAGE, KERNELS["vertical_edge"]))
+    np.testing.assert_allclose(axes[4].images[0].get_array(), edges / edges.max())  # magnitude, stretched
+    _, row = plt.subplots(1, 2)
+    given = plot_kernel_results(IMAGE, kernels={"box": KERNELS["box_blur"]}, ax=row)
+    assert list(given) == [row[0]]
+    plt.close("all")
+
+
+def test_filter_and_feature_map_plots_return_one_axes_per_panel():
     model = build_toy_cnn(filters=(8, 16))
-    assert len(plot_filters(model)) == 8
-    assert len(plot_filters(model, "conv_2", max_filters=4)) == 4
+    axes = plot_filters(model)
+    assert isinstance(axes, np.ndarray) and axes.shape == (8,)      # 8 filters, fewer than num_filters=32
+    assert [a.get_title() for a in axes[:3]] == ["0", "1", "2"]
+    kernel = np.asarray(model.get_layer("conv_2").kernel)[..., 1].mean(axis=-1)
+    shown = plot_filters(model, "conv_2", num_filters=4)
+    assert shown.shape == (4,) and "conv_2: 4 of 16 filters (3x3x8)" in shown[0].figure.get_suptitle()
+    np.testing.assert_allclose(shown[1].images[0].get_array(),
+                               (kernel - kernel.min()) / (kernel.max() - kernel.min()), atol=1e-6)
+    assert plot_filters(model, num_filters=1).shape == (1,)
     maps = get_feature_maps(model, RNG.uniform(0, 255, (28, 28)), "conv_2")
     assert maps.shape == (14, 14, 16)
-    assert len(plot_feature_maps(model, RNG.uniform(0, 255, (28, 28, 1)), "pool_1", max_maps=6)) == 6
+    axes = plot_feature_maps(model, RNG.uniform(0, 255, (28, 28, 1)), "pool_1", num_maps=6)
+    assert axes.shape == (6,) and axes[0].images[0].get_cmap().name == "viridis"
+    _, grid = plt.subplots(2, 4)
+    assert list(plot_feature_maps(model, np.zeros((28, 28)), "conv_1", num_maps=8, ax=grid)) == list(grid.ravel())
     plt.close("all")
 
 
@@ -53,6 +77,10 @@ def test_filter_plot_errors():
     model = build_toy_cnn(filters=(8, 16))
     with pytest.raises(ValueError, match=r"No Conv2D layer named 'dense'.*\['conv_1', 'conv_2'\]"):
         plot_filters(model, "dense")
+    with pytest.raises(ValueError, match=r"num_filters should be a positive int \(e.g. num_filters=32\)"):
+        plot_filters(model, num_filters=0)
+    with pytest.raises(ValueError, match=r"num_maps should be a positive int"):
+        plot_feature_maps(model, np.zeros((28, 28)), "conv_1", num_maps=2.5)
     with pytest.raises(ValueError, match=r"No layer named 'conv_9'"):
         plot_feature_maps(model, np.zeros((28, 28)), "conv_9")
     with pytest.raises(ValueError, match=r"image should have the model's input shape \(28, 28, 1\).*\(32, 32\)"):
@@ -64,42 +92,3 @@ def test_filter_plot_errors():
     with pytest.raises(ValueError, match=r"has no Conv2D layer"):
         plot_filters(dense_only)
     plt.close("all")
-
-
-def test_plot_confusion_matrix_shows_the_metrics_counts():
-    import course_lib
-    from course_lib.metrics import confusion_matrix
-    y_true = [0, 0, 1, 2, 2, 2]
-    y_pred = [0, 1, 1, 2, 0, 2]
-    assert course_lib.diagnostics.mistakes.confusion_matrix is confusion_matrix   # one confusion matrix
-    ax = plot_confusion_matrix(y_true, y_pred, class_names=["a", "b", "c"])
-    assert "accuracy 0.667" in ax.get_title()
-    assert [t.get_text() for t in ax.texts[:3]] == ["0.50", "0.50", "0.00"]
-    counts = plot_confusion_matrix(y_true, y_pred, normalize=False)
-    expected = confusion_matrix(y_true, y_pred, num_classes=3)     # [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
-    assert [t.get_text() for t in counts.texts] == [str(v) for v in expected.ravel()]
-    probs = np.eye(3)[y_pred]                                       # probabilities are reduced with argmax
-    assert [t.get_text() for t in plot_confusion_matrix(y_true, probs, normalize=False).texts] == \
-        [str(v) for v in expected.ravel()]
-    plt.close("all")
-
-
-def test_misclassified_gallery(capsys):
-    images = RNG.integers(0, 255, (6, 28, 28, 1)).astype("uint8")
-    axes = plot_misclassified(images, [0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], class_names=["a", "b", "c"])
-    assert [a.get_title() for a in axes] == ["a\n-> b", "c\n-> a"]
-    assert plot_misclassified(images, [0] * 6, [0] * 6) == []
-    assert len(plot_misclassified(images, [0] * 6, [1] * 6, num_images=4)) == 4
-    assert "No misclassified image" in capsys.readouterr().out
-    plt.close("all")
-
-
-def test_mistakes_errors():
-    with pytest.raises(ValueError, match=r"same length. Received: 3 and 2 labels"):
-        plot_confusion_matrix([0, 1, 2], [0, 1])
-    with pytest.raises(ValueError, match=r"y_true should be a 1D array of integer labels"):
-        plot_confusion_matrix([0.5, 1.0], [0, 1])
-    with pytest.raises(ValueError, match=r"class_names should name every label: labels go up to 2, but 2 names"):
-        plot_confusion_matrix([0, 2], [0, 1], class_names=["a", "b"])
-    with pytest.raises(ValueError, match=r"images and labels should have the same length"):
-        plot_misclassified(np.zeros((3, 4, 4)), [0, 1], [1, 0])

@@ -4,7 +4,8 @@
     plot_class_balance(train_ds); plt.show()
 
 Both take a dataset from `load_image_folder`, any `tf.data` dataset of
-`(images, labels)`, or arrays; both take `ax=` and return what they drew on.
+`(images, labels)`, or arrays; both take `ax=` and return what they drew on
+(`plot_image_batch`: always a 1-D array of Axes, one per image).
 """
 
 import collections
@@ -14,6 +15,8 @@ import numpy as np
 
 from course_lib._validation import check_int
 from course_lib.data.folders import FolderScan
+from course_lib.image_grid import image_grid, show_image
+
 
 def _first_batch(dataset, num_images):
     """Returns (images as NumPy, labels as NumPy or None) from a dataset or arrays."""
@@ -48,20 +51,17 @@ def _first_batch(dataset, num_images):
 
 
 def _displayable(image):
+    """[0, 1] and [0, 255] images as they are; other ranges (normalised images) stretched to [0, 1]."""
     image = np.asarray(image, dtype=np.float32)
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
     low, high = float(image.min(initial=0)), float(image.max(initial=0))
-    if low >= 0 and high <= 1.0:
-        return image
     if low >= 0 and high <= 255:
-        return image / 255.0
-    return (image - low) / max(high - low, 1e-8)  # normalised images: stretch for display
+        return image
+    return (image - low) / max(high - low, 1e-8)
 
 
 def _label_text(label, class_names):
     if label is None:
-        return ""
+        return None
     label = np.asarray(label)
     if label.ndim > 0 and label.size > 1:  # one-hot or probabilities
         label = int(np.argmax(label))
@@ -81,12 +81,12 @@ def plot_image_batch(dataset, class_names=None, num_images=9, ax=None):
             Values in [0, 255] or [0, 1] show as they are; other ranges are
             stretched.
         class_names: names for the labels; defaults to `dataset.class_names`.
-        num_images: how many images to show.
-        ax: None (a new figure), one `Axes` (the grid is drawn as one
-            mosaic in it), or a sequence of at least `num_images` axes.
+        num_images: how many images to show (fewer if the dataset holds fewer).
+        ax: None for a new figure, or at least that many Axes (one per image).
 
     Returns:
-        The axes drawn on: an array of axes, or the single `Axes` given.
+        A 1-D NumPy array of Axes, one per image shown (`course_lib.image_grid`),
+        whatever the count.
 
     Example:
 
@@ -99,49 +99,12 @@ def plot_image_batch(dataset, class_names=None, num_images=9, ax=None):
     if images.ndim == 3 and images.shape[-1] not in (1, 3, 4):
         images = images[..., None]
     if images.ndim != 4:
-        raise ValueError(
-            f"Expected images of shape (batch, height, width, channels), got shape {images.shape}.")
-    import matplotlib.pyplot as plt
-    count = len(images)
-    cols = int(math.ceil(math.sqrt(count)))
-    rows = int(math.ceil(count / cols))
-    gray = images.shape[-1] == 1
-    cmap = "gray" if gray else None
-
-    if ax is not None and not isinstance(ax, (list, tuple, np.ndarray)):
-        # One Axes: a mosaic with a one-pixel gap, labels written on each tile.
-        h, w = images.shape[1:3]
-        channels = 1 if gray else 3
-        mosaic = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1, channels), dtype=np.float32)
-        for i in range(count):
-            r, c = divmod(i, cols)
-            tile = _displayable(images[i])
-            tile = tile[..., None] if tile.ndim == 2 else tile[..., :3]
-            mosaic[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = tile
-        ax.imshow(mosaic[..., 0] if gray else mosaic, cmap=cmap, vmin=0, vmax=1)
-        for i in range(count):
-            r, c = divmod(i, cols)
-            text = _label_text(None if labels is None else labels[i], class_names)
-            if text:
-                ax.text(c * (w + 1) + 1, r * (h + 1) + 1, text, fontsize=8, va="top",
-                        bbox={"facecolor": "white", "alpha": 0.7, "pad": 1, "linewidth": 0})
-        ax.set_axis_off()
-        return ax
-
-    if ax is None:
-        fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows), squeeze=False)
-        axes = axes.ravel()
-    else:
-        axes = np.asarray(ax, dtype=object).ravel()
-        if len(axes) < count:
-            raise ValueError(f"ax holds {len(axes)} axes but num_images={count}; pass at least "
-                             f"{count} axes, one Axes for a mosaic, or ax=None.")
+        raise ValueError(f"images should have 4 dimensions (batch, height, width, channels), e.g. "
+                         f"(32, 160, 160, 3). Received: images of shape {images.shape}")
+    axes = image_grid(len(images), num_columns=math.ceil(math.sqrt(len(images))), ax=ax, size=2.2)
     for i, axis in enumerate(axes):
-        axis.set_axis_off()
-        if i >= count:
-            continue
-        axis.imshow(_displayable(images[i]), cmap=cmap, vmin=0, vmax=1)
-        axis.set_title(_label_text(None if labels is None else labels[i], class_names), fontsize=10)
+        show_image(axis, _displayable(images[i][..., :3]),
+                   title=_label_text(None if labels is None else labels[i], class_names))
     return axes
 
 

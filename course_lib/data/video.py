@@ -26,7 +26,9 @@ from typing import NamedTuple
 import numpy as np
 
 from course_lib import runtime
+from course_lib._validation import check_int, check_image_size, check_seed
 from course_lib.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+from course_lib.image_grid import image_grid, show_image
 
 #: The offline labels: the direction in which the item moves.
 MOTION_CLASSES = ("right", "left", "down", "up")
@@ -236,42 +238,36 @@ def stack_frames_as_channels(clips):
     return clips.transpose(0, 2, 3, 1, 4).reshape(num_clips, height, width, num_frames * channels)
 
 
-def plot_clips(clips, labels=None, class_names=None, num_clips=4, predicted=None, axes=None):
-    """Draws clips as rows of frames (time runs to the right), titled with their labels.
+def plot_clips(clips, labels=None, class_names=None, num_clips=4, predicted=None, ax=None):
+    """Draws clips as rows of frames (time runs to the right), each row labelled with its class.
 
     Args:
-        clips: array `(num_clips, num_frames, height, width, channels)`.
+        clips: array `(num_clips, num_frames, height, width, channels)`, pixels in [0, 255].
         labels: optional int array, the true class of each clip.
         class_names: optional list of names for the labels.
         num_clips: how many clips (rows) to draw, from the first.
         predicted: optional int array of predicted classes, shown beside the true ones.
-        axes: optional 2-D array of matplotlib axes, at least (num_clips, num_frames).
+        ax: None for a new figure, or at least `num_clips * num_frames` Axes.
 
     Returns:
-        The 2-D array of axes drawn on.
+        A 1-D NumPy array of Axes (`course_lib.image_grid`), row after row: frame `t` of
+        clip `i` is `axes[i * num_frames + t]`.
     """
-    import matplotlib.pyplot as plt
     clips = _check_clips(clips)
-    num_clips = min(_check_int(num_clips, "num_clips", 1, 4), len(clips))
+    num_clips = min(check_int(num_clips, "num_clips", example=4), len(clips))
     num_frames = clips.shape[1]
-    if axes is None:
-        _, axes = plt.subplots(num_clips, num_frames, figsize=(1.3 * num_frames, 1.45 * num_clips),
-                               squeeze=False)
+    axes = image_grid(num_clips * num_frames, num_columns=num_frames, ax=ax, size=1.3)
     for i in range(num_clips):
         for t in range(num_frames):
-            frame = clips[i, t]
-            ax = axes[i, t]
-            ax.imshow(frame[..., 0] if frame.shape[-1] == 1 else frame, cmap="gray", vmin=0, vmax=255)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title(f"t = {t}", fontsize=8)
+            show_image(axes[i * num_frames + t], np.clip(clips[i, t], 0, 255).astype("uint8"),
+                       title=f"t = {t}" if i == 0 else None, cmap="gray")
         if labels is not None:
             name = class_names[labels[i]] if class_names is not None else str(labels[i])
             if predicted is not None:
                 guess = class_names[predicted[i]] if class_names is not None else str(predicted[i])
                 name = f"{name}\n(pred. {guess})"
-            axes[i, 0].set_ylabel(name, fontsize=8)
+            axes[i * num_frames].text(-0.1, 0.5, name, transform=axes[i * num_frames].transAxes,
+                                      ha="right", va="center", fontsize=8)
     return axes
 
 

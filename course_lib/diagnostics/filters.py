@@ -9,6 +9,8 @@
 
 import numpy as np
 
+from course_lib._validation import check_int
+from course_lib.image_grid import image_grid, show_image
 from course_lib.scratch.conv import correlate2d
 
 #: The lecture's 3x3 kernels, written for cross-correlation (`correlate2d`), which is what
@@ -27,82 +29,35 @@ KERNELS = {
 def plot_kernel_results(image, kernels=None, ax=None):
     """Shows `image` filtered by each kernel (by default the lecture's five) as Conv2D does, side by side.
 
-    Each panel is `correlate2d(image, kernel)`: cross-correlation, no flip.
+    Each panel is `correlate2d(image, kernel)`: cross-correlation, no flip. Results with
+    negative values (edges) show their magnitude, stretched to the panel's maximum.
 
     Args:
-        image: 2D grayscale array.
+        image: 2D grayscale array, values in [0, 255].
         kernels: dict name -> 2D kernel; None uses `KERNELS`.
-        ax: sequence of len(kernels) Axes, or None for a new figure.
+        ax: None for a new figure, or at least len(kernels) Axes.
 
     Returns:
-        The list of Axes.
+        A 1-D NumPy array of Axes, one per kernel (`course_lib.image_grid`).
     """
     kernels = KERNELS if kernels is None else kernels
     if not isinstance(kernels, dict) or not kernels:
         raise ValueError(f"kernels should be a non-empty dict name -> 2D array, e.g. KERNELS. "
                          f"Received: kernels of type {type(kernels).__name__}")
-    import matplotlib.pyplot as plt
-    if ax is None:
-        _, axes = plt.subplots(1, len(kernels), figsize=(2.4 * len(kernels), 2.8), squeeze=False)
-        axes = list(axes[0])
-    else:
-        axes = list(np.ravel(ax))
-        if len(axes) != len(kernels):
-            raise ValueError(f"ax should hold one Axes per kernel ({len(kernels)}). Received: {len(axes)} Axes")
+    axes = image_grid(len(kernels), num_columns=len(kernels), ax=ax, size=2.4)
     for axis, (name, kernel) in zip(axes, kernels.items()):
         result = correlate2d(image, kernel)
         if name == "vertical_edge" or result.min() < -1e-9:
-            axis.imshow(np.abs(result), cmap="gray")  # edges: magnitude of the response
+            shown = np.abs(result) / max(np.abs(result).max(), 1e-12)  # edges: magnitude of the response
         else:
-            axis.imshow(np.clip(result, 0, 255), cmap="gray", vmin=0, vmax=255)
-        axis.set_title(name.replace("_", " "), fontsize="small")
-        axis.axis("off")
-    return axes
-
-
-def _conv_layers(model):
-    import keras
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-
-
-def plot_filters(model, layer_name=None, max_filters=32, ax=None):
-    """Draws the kernels of a conv layer (default: the first), one small image per filter.
-
-    Kernels with 3 input channels are drawn in colour; otherwise the mean over
-    input channels is drawn in grayscale. Each kernel is rescaled to [0, 1] on
-    its own.
-
-    Args:
-        model: a Keras model with at least one Conv2D layer.
-        layer_name: name of a Conv2D layer, or None for the first one.
-        max_filters: int, how many filters to draw at most.
-        ax: sequence of at least min(filters, max_filters) Axes, or None.
-
-    Returns:
-        The list of Axes used.
-
-    Raises:
-        ValueError: the model has no such Conv2D layer.
-    """
-    layer = _find_conv(model, layer_name)
-    kernel = np.asarray(layer.kernel)  # (kh, kw, in, out)
-    count = min(kernel.shape[-1], max_filters)
-    axes = _grid(count, ax, size=1.0)
-    for i, axis in enumerate(axes):
-        k = kernel[..., i]
-        k = k if k.shape[-1] == 3 else k.mean(axis=-1)
-        k = (k - k.min()) / (k.max() - k.min() + 1e-12)
-        axis.imshow(k, cmap=None if k.ndim == 3 else "gray", interpolation="nearest")
-        axis.set_title(str(i), fontsize="x-small")
-        axis.axis("off")
-    if axes:
-        axes[0].figure.suptitle(f"{layer.name}: {count} of {kernel.shape[-1]} filters "
-                                f"({kernel.shape[0]}x{kernel.shape[1]}x{kernel.shape[2]})", fontsize="small")
+            shown = np.clip(result, 0, 255) / 255.0
+        show_image(axis, shown, title=name.replace("_", " "), cmap="gray")
     return axes
 
 
 def _find_conv(model, layer_name):
-    convs = _conv_layers(model)
+    import keras
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     if not convs:
         raise ValueError(f"model {model.name!r} has no Conv2D layer. Received: layers "
                          f"{[layer.name for layer in model.layers]}")
@@ -115,21 +70,43 @@ def _find_conv(model, layer_name):
                      f"{[layer.name for layer in convs]}. Received: layer_name={layer_name!r}")
 
 
-def _grid(count, ax, size):
-    import matplotlib.pyplot as plt
-    if ax is not None:
-        axes = list(np.ravel(ax))
-        if len(axes) < count:
-            raise ValueError(f"ax should hold at least {count} Axes. Received: {len(axes)} Axes")
-        return axes[:count]
-    columns = min(8, count)
-    rows = -(-count // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(size * columns + 0.4, size * rows + 0.6),
-                             squeeze=False)
-    axes = list(axes.ravel())
-    for extra in axes[count:]:
-        extra.axis("off")
-    return axes[:count]
+def _plot_panels(panels, title, ax, size, cmap):
+    """Draws each panel rescaled to [0, 1] on its own, titled by its index; `title` over the figure."""
+    axes = image_grid(len(panels), ax=ax, size=size)
+    for i, (axis, panel) in enumerate(zip(axes, panels)):
+        panel = (panel - panel.min()) / (panel.max() - panel.min() + 1e-12)
+        show_image(axis, panel, title=str(i), cmap=cmap)
+    if len(axes):
+        axes[0].figure.suptitle(title, fontsize="small")
+    return axes
+
+
+def plot_filters(model, layer_name=None, num_filters=32, ax=None):
+    """Draws the kernels of a conv layer (default: the first), one small image per filter.
+
+    Kernels with 3 input channels are drawn in colour; otherwise the mean over
+    input channels is drawn in grayscale. Each kernel is rescaled to [0, 1] on
+    its own.
+
+    Args:
+        model: a Keras model with at least one Conv2D layer.
+        layer_name: name of a Conv2D layer, or None for the first one.
+        num_filters: int, how many filters to draw (the first ones; fewer if the layer has fewer).
+        ax: None for a new figure, or at least that many Axes.
+
+    Returns:
+        A 1-D NumPy array of Axes, one per filter drawn (`course_lib.image_grid`).
+
+    Raises:
+        ValueError: the model has no such Conv2D layer.
+    """
+    num_filters = check_int(num_filters, "num_filters", example=32)
+    layer = _find_conv(model, layer_name)
+    kernel = np.asarray(layer.kernel)  # (kh, kw, in, out)
+    count = min(kernel.shape[-1], num_filters)
+    panels = [kernel[..., i] if kernel.shape[2] == 3 else kernel[..., i].mean(axis=-1) for i in range(count)]
+    return _plot_panels(panels, f"{layer.name}: {count} of {kernel.shape[-1]} filters "
+                        f"({kernel.shape[0]}x{kernel.shape[1]}x{kernel.shape[2]})", ax, size=1.0, cmap=None)
 
 
 def get_feature_maps(model, image, layer_name):
@@ -154,31 +131,27 @@ def get_feature_maps(model, image, layer_name):
     return np.asarray(probe(image[None].astype("float32"), training=False))[0]
 
 
-def plot_feature_maps(model, image, layer_name, max_maps=16, ax=None):
+def plot_feature_maps(model, image, layer_name, num_maps=16, ax=None):
     """Draws the feature maps (channels) that layer `layer_name` outputs for one image.
+
+    Each map is rescaled to [0, 1] on its own (viridis: dark is its lowest value).
 
     Args:
         model: a Keras functional or Sequential model built with `keras.Input`.
         image: one image with the model's input shape (the channel axis may be
             left out for grayscale).
         layer_name: name of a layer with a 4D output (conv, activation, pooling).
-        max_maps: int, how many channels to draw at most.
-        ax: sequence of Axes or None.
+        num_maps: int, how many channels to draw (the first ones; fewer if the layer has fewer).
+        ax: None for a new figure, or at least that many Axes.
 
     Returns:
-        The list of Axes used.
+        A 1-D NumPy array of Axes, one per map drawn (`course_lib.image_grid`).
     """
+    num_maps = check_int(num_maps, "num_maps", example=16)
     maps = get_feature_maps(model, image, layer_name)
     if maps.ndim != 3:
         raise ValueError(f"Layer {layer_name!r} outputs shape {maps.shape}; pick a conv, activation or "
                          "pooling layer (output height x width x channels).")
-    count = min(maps.shape[-1], max_maps)
-    axes = _grid(count, ax, size=1.3)
-    for i, axis in enumerate(axes):
-        axis.imshow(maps[..., i], cmap="viridis")
-        axis.set_title(str(i), fontsize="x-small")
-        axis.axis("off")
-    if axes:
-        axes[0].figure.suptitle(f"{layer_name}: {count} of {maps.shape[-1]} feature maps, "
-                                f"{maps.shape[0]}x{maps.shape[1]} each", fontsize="small")
-    return axes
+    count = min(maps.shape[-1], num_maps)
+    return _plot_panels([maps[..., i] for i in range(count)], f"{layer_name}: {count} of {maps.shape[-1]} "
+                        f"feature maps, {maps.shape[0]}x{maps.shape[1]} each", ax, size=1.3, cmap="viridis")

@@ -7,6 +7,8 @@
 
 import numpy as np
 
+from course_lib._validation import check_int
+from course_lib.image_grid import image_grid, show_image
 from course_lib.metrics import confusion_matrix
 
 
@@ -85,41 +87,25 @@ def plot_misclassified(images, y_true, y_pred, class_names=None, num_images=16, 
         y_true, y_pred: labels as in `confusion_matrix` (n each).
         class_names: list of names, or None for the indices.
         num_images: int, how many mistakes to show at most (the first ones in order).
-        ax: sequence of Axes or None.
+        ax: None for a new figure, or at least as many Axes as mistakes shown.
 
     Returns:
-        The list of Axes used (empty when there is no mistake).
+        A 1-D NumPy array of Axes, one per mistake shown (`course_lib.image_grid`);
+        empty, with a printed line, when there is no mistake.
     """
     y_true, y_pred = _check_pair(y_true, y_pred)
+    num_images = check_int(num_images, "num_images", example=16)
     images = np.asarray(images)
     if len(images) != len(y_true):
         raise ValueError(f"images and labels should have the same length. "
                          f"Received: {len(images)} images and {len(y_true)} labels")
     wrong = np.flatnonzero(y_true != y_pred)[:num_images]
+    if len(wrong) == 0:
+        print("No misclassified image.")
 
     def name(i):
         return class_names[i] if class_names is not None else str(i)
-    if len(wrong) == 0:
-        print("No misclassified image.")
-        return []
-    import matplotlib.pyplot as plt
-    if ax is None:
-        columns = min(8, len(wrong))
-        rows = -(-len(wrong) // columns)
-        _, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.9 * rows), squeeze=False)
-        axes = list(axes.ravel())
-        for extra in axes[len(wrong):]:
-            extra.axis("off")
-    else:
-        axes = list(np.ravel(ax))
-        if len(axes) < len(wrong):
-            raise ValueError(f"ax should hold at least {len(wrong)} Axes. Received: {len(axes)} Axes")
-    scale = 255.0 if images.max() > 1.0 else 1.0
+    axes = image_grid(len(wrong), ax=ax, size=1.6)
     for axis, index in zip(axes, wrong):
-        image = images[index].astype("float32") / scale
-        if image.ndim == 3 and image.shape[-1] == 1:
-            image = image[..., 0]
-        axis.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
-        axis.set_title(f"{name(y_true[index])}\n-> {name(y_pred[index])}", fontsize="x-small")
-        axis.axis("off")
-    return axes[:len(wrong)]
+        show_image(axis, images[index], title=f"{name(y_true[index])}\n-> {name(y_pred[index])}")
+    return axes
