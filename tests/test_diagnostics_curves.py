@@ -59,9 +59,10 @@ def test_plot_accepts_aliases_ax_and_skips_missing_metrics():
     out = plot_training_curves(FakeHistory(history), ax=axes)
     assert out[1].get_ylabel() == "accuracy"
     single = plot_training_curves({"loss": [1.0, 0.5]})  # accuracy absent: skipped
-    assert single.get_ylabel() == "loss"
+    assert isinstance(single, np.ndarray) and single.shape == (1,)   # one panel: still an array
+    assert single[0].get_ylabel() == "loss"
     _, ax = plt.subplots()
-    assert plot_training_curves(HEALTHY, metrics="loss", ax=ax) is ax
+    assert list(plot_training_curves(HEALTHY, metrics="loss", ax=ax)) == [ax]
     plt.close("all")
 
 

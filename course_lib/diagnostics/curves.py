@@ -75,7 +75,8 @@ def plot_training_curves(history, metrics=("loss", "accuracy"), ax=None):
             panels side by side.
 
     Returns:
-        The Axes when one metric is drawn, otherwise a list of Axes.
+        A 1-D NumPy array of Axes, one per metric drawn, whatever the count
+        (`axes[0]` is the loss panel by default).
 
     Raises:
         ValueError: `history` is not a history, none of `metrics` is in it,
@@ -101,9 +102,9 @@ def plot_training_curves(history, metrics=("loss", "accuracy"), ax=None):
     if ax is None:
         width = min(5.0 * len(found), 12.0)
         _, axes = plt.subplots(1, len(found), figsize=(width, 3.6), squeeze=False)
-        axes = list(axes[0])
+        axes = axes[0]
     else:
-        axes = list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
+        axes = np.ravel(np.asarray(ax, dtype=object))
         if len(axes) != len(found):
             raise ValueError(
                 f"ax should hold one Axes per metric found in the history "
@@ -130,7 +131,7 @@ def plot_training_curves(history, metrics=("loss", "accuracy"), ax=None):
             axis.set_xticks(epochs)
         axis.grid(alpha=0.3)
         axis.legend(fontsize="small")
-    return axes[0] if len(axes) == 1 else axes
+    return axes
 
 
 @dataclass(frozen=True)
