@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from course_lib.diagnostics.boxes import (map_table, plot_boxes, plot_detections, plot_nms,  # noqa: E402
                                           plot_precision_recall)
 from course_lib.metrics.detection import box_iou, mean_average_precision  # noqa: E402
-from course_lib.models.detection import (_read_detector_output, assign_anchors,  # noqa: E402
+from course_lib.models.detection import (DetectionLoss, _read_detector_output, assign_anchors,  # noqa: E402
                                          build_localizer, build_tiny_detector, check_boxes, coco_class_name,
                                          compile_detector, compile_localizer, evaluate_localizer,
                                          make_localization_targets, decode_boxes, detect, detection_loss,
@@ -192,6 +192,22 @@ def test_loss_ignores_ignored_anchors_and_is_zero_when_perfect():
     assert float(detection_loss(y_true, y_pred, num_classes=3)) == pytest.approx(1.5, abs=1e-4)
 
 
+def test_detector_saved_with_its_loss_loads_back_without_custom_objects(tmp_path):
+    import keras
+    keras.utils.set_random_seed(0)
+    model = build_tiny_detector((32, 32, 1), num_classes=3, filters=(4, 4, 4), sizes=(8,), aspect_ratios=(1.0,),
+                                head_filters=4)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=DetectionLoss(num_classes=3, box_weight=2.0))
+    images = np.random.default_rng(0).integers(0, 255, (4, 32, 32, 1)).astype("float32")
+    targets = make_detection_targets(model.anchors, [np.array([[2, 2, 12, 14]])] * 4, [[1]] * 4)
+    model.fit(images, targets, epochs=1, verbose=0)
+    model.save(tmp_path / "detector.keras")
+    loaded = keras.saving.load_model(tmp_path / "detector.keras")      # no custom_objects
+    assert isinstance(loaded.loss, DetectionLoss)
+    assert (loaded.loss.num_classes, loaded.loss.box_weight) == (3, 2.0)
+    assert loaded.evaluate(images, targets, verbose=0) == pytest.approx(model.evaluate(images, targets, verbose=0))
+
+
 def test_postprocess_nms_per_class():
     anchors = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [30, 30, 40, 40]], "float32")
     logits = np.log(np.array([[0.05, 0.9, 0.05], [0.1, 0.1, 0.8], [0.1, 0.85, 0.05]]))
@@ -289,6 +305,16 @@ def test_roi_pooling_reads_the_right_region():
     assert out[0, 0, 0, 0] == pytest.approx(0) and out[0, 1, 0, 0] == pytest.approx(1.0)
 
 
+def test_fast_rcnn_saved_loads_back_with_its_roi_layer(tmp_path):
+    import keras
+    model = build_fast_rcnn((32, 32, 1), num_classes=3, windows=[[0, 0, 16, 16], [8, 8, 24, 24]], filters=(4, 4),
+                            dense_units=4)
+    model.save(tmp_path / "fast_rcnn.keras")
+    loaded = keras.saving.load_model(tmp_path / "fast_rcnn.keras")      # RoiAlign is registered
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+
+
 # --------------------------------------------------------------------------- plots
 
 def test_plots_return_axes():
@@ -321,6 +347,8 @@ def test_map_table():
 def _tiny_retinanet(image_size=(64, 64)):
     """A RetinaNet with KerasHub's real classes and output format, tiny and with random weights."""
     keras_hub = pytest.importorskip("keras_hub")
+    import keras
+    keras.utils.set_random_seed(0)
     encoder = keras_hub.models.ResNetBackbone(
         input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 8, 8, 8],
         stackwise_num_blocks=[1, 1, 1, 1], stackwise_num_strides=[1, 2, 2, 2], block_type="basic_block")
@@ -354,7 +382,8 @@ def test_pretrained_detections_read_keras_hub_output_in_image_pixels():
     np.testing.assert_allclose(boxes, expected, rtol=1e-4, atol=1e-3)
     threshold = float(np.median(found["scores"]))
     kept = pretrained_detections(model, image, score_threshold=threshold)
-    assert (kept["scores"] >= threshold).all() and len(kept["scores"]) < n
+    # Random weights give nearly saturated scores, often tied: count, do not assume fewer.
+    assert (kept["scores"] >= threshold).all() and len(kept["scores"]) == int((found["scores"] >= threshold).sum())
     with pytest.raises(ValueError, match=r"one colour image of shape \(height, width, 3\).*\(48, 96\)"):
         pretrained_detections(model, image[..., 0])
 

@@ -20,7 +20,9 @@ Boxes are "xyxy" `(x_min, y_min, x_max, y_max)` in pixels, as in
 
 import numbers
 
+import keras
 import numpy as np
+from keras import layers, ops
 
 from course_lib import runtime
 from course_lib.metrics.detection import box_iou, non_max_suppression
@@ -347,11 +349,10 @@ def make_detection_targets(anchors, boxes, labels, positive_iou=0.5, negative_io
 # --------------------------------------------------------------------------- the detector
 
 def _detection_backbone(inputs, filters):
-    import keras
-    x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
+    x = layers.Rescaling(1 / 255, name="rescale")(inputs)
     for i, f in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
     return x
 
 
@@ -405,39 +406,15 @@ def build_tiny_detector(input_shape=(64, 64, 1), num_classes=5, filters=(16, 32,
             f"{tuple(input_shape)}; resize the images (e.g. to 64x64) or use fewer filters")
     anchors = make_anchors((height, width), (height // stride, width // stride), sizes, aspect_ratios)
     per_cell = len(anchors) // ((height // stride) * (width // stride))
-    runtime.quiet_tensorflow()
-    import keras
     inputs = keras.Input(tuple(input_shape), name="images")
     x = _detection_backbone(inputs, filters)
-    x = keras.layers.Conv2D(head_filters, 3, padding="same", activation="relu", name="head_conv")(x)
-    x = keras.layers.Conv2D(per_cell * (num_classes + 4), 1, name="head_out")(x)
-    outputs = keras.layers.Reshape((len(anchors), num_classes + 4), name="per_anchor")(x)
+    x = layers.Conv2D(head_filters, 3, padding="same", activation="relu", name="head_conv")(x)
+    x = layers.Conv2D(per_cell * (num_classes + 4), 1, name="head_out")(x)
+    outputs = layers.Reshape((len(anchors), num_classes + 4), name="per_anchor")(x)
     model = keras.Model(inputs, outputs, name="tiny_detector")
     model.anchors = anchors
     model.num_classes = num_classes
     return model
-
-
-def _loss_terms(y_true, y_pred, num_classes, box_weight):
-    import tensorflow as tf
-    y_true = tf.reshape(tf.cast(y_true, tf.float32), (-1, 5))
-    y_pred = tf.reshape(tf.cast(y_pred, tf.float32), (-1, num_classes + 4))
-    classes = tf.cast(tf.round(y_true[:, 0]), tf.int32)
-    logits, offsets = y_pred[:, :num_classes], y_pred[:, num_classes:]
-    cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.maximum(classes, 0), logits=logits)
-    positive = tf.cast(classes > 0, tf.float32)
-    negative = tf.cast(classes == 0, tf.float32)
-    num_positive = tf.maximum(tf.reduce_sum(positive), 1.0)
-    num_negative = tf.maximum(tf.reduce_sum(negative), 1.0)
-    # Background anchors outnumber objects about 100 to 1: average each group on its own,
-    # otherwise "everything is background" is an excellent answer.
-    classification = (tf.reduce_sum(cross_entropy * positive) / num_positive
-                      + tf.reduce_sum(cross_entropy * negative) / num_negative)
-    error = tf.abs(offsets - y_true[:, 1:])
-    huber = tf.where(error < 1.0, 0.5 * error ** 2, error - 0.5)     # smooth L1 (delta = 1)
-    box = tf.reduce_sum(tf.reduce_sum(huber, axis=1) * positive) / num_positive
-    return classification, box_weight * box
 
 
 def detection_loss(y_true, y_pred, num_classes, box_weight=1.0):
@@ -455,47 +432,52 @@ def detection_loss(y_true, y_pred, num_classes, box_weight=1.0):
         (ignored anchors left out) + `box_weight` x smooth L1 summed over (tx, ty, tw, th),
         averaged over positive anchors.
     """
-    classification, box = _loss_terms(y_true, y_pred, num_classes, box_weight)
-    return classification + box
+    y_true = ops.reshape(ops.cast(y_true, "float32"), (-1, 5))
+    y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1, num_classes + 4))
+    classes = ops.cast(ops.round(y_true[:, 0]), "int32")
+    logits, offsets = y_pred[:, :num_classes], y_pred[:, num_classes:]
+    cross_entropy = ops.sparse_categorical_crossentropy(ops.maximum(classes, 0), logits, from_logits=True)
+    positive = ops.cast(classes > 0, "float32")
+    negative = ops.cast(classes == 0, "float32")
+    num_positive = ops.maximum(ops.sum(positive), 1.0)
+    num_negative = ops.maximum(ops.sum(negative), 1.0)
+    # Background anchors outnumber objects about 100 to 1: average each group on its own,
+    # otherwise "everything is background" is an excellent answer.
+    classification = (ops.sum(cross_entropy * positive) / num_positive
+                      + ops.sum(cross_entropy * negative) / num_negative)
+    error = ops.abs(offsets - y_true[:, 1:])
+    huber = ops.where(error < 1.0, 0.5 * error ** 2, error - 0.5)     # smooth L1 (delta = 1)
+    box = ops.sum(ops.sum(huber, axis=1) * positive) / num_positive
+    return classification + box_weight * box
 
 
-def _make_loss_class():
-    import keras
+@keras.saving.register_keras_serializable(package="course_lib")
+class DetectionLoss(keras.losses.Loss):
+    """`detection_loss` as a Keras loss: `model.compile(loss=DetectionLoss(num_classes=5))`.
 
-    class DetectionLoss(keras.losses.Loss):
-        """Keras loss wrapping `detection_loss`, for `model.compile(loss=DetectionLoss(num_classes))`."""
+    Registered with Keras, so that a model saved with `model.save("detector.keras")`
+    loads back with `keras.saving.load_model` and the same loss.
 
-        def __init__(self, num_classes=5, box_weight=1.0, name="detection_loss", **kwargs):
-            super().__init__(name=name, **kwargs)
-            self.num_classes = _check_num_classes(num_classes)
-            self.box_weight = float(box_weight)
+    Args:
+        num_classes: classes including the background (5 for the scenes: background + 4).
+        box_weight: weight of the smooth L1 box term.
+    """
 
-        def call(self, y_true, y_pred):
-            return detection_loss(y_true, y_pred, self.num_classes, self.box_weight)
+    def __init__(self, num_classes=5, box_weight=1.0, name="detection_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes = _check_num_classes(num_classes)
+        self.box_weight = float(box_weight)
 
-        def get_config(self):
-            return {**super().get_config(), "num_classes": self.num_classes, "box_weight": self.box_weight}
+    def call(self, y_true, y_pred):
+        return detection_loss(y_true, y_pred, self.num_classes, self.box_weight)
 
-    return DetectionLoss
-
-
-_DETECTION_LOSS = None
-
-
-def __getattr__(name):  # DetectionLoss is built on first use, so importing this module is instant
-    global _DETECTION_LOSS
-    if name == "DetectionLoss":
-        if _DETECTION_LOSS is None:
-            runtime.quiet_tensorflow()
-            _DETECTION_LOSS = _make_loss_class()
-        return _DETECTION_LOSS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "box_weight": self.box_weight}
 
 
 def compile_detector(model, learning_rate=3e-3, box_weight=1.0):
     """Compiles a detector (from `build_tiny_detector` or `build_fast_rcnn`) with Adam and its loss."""
-    import keras
-    loss = __getattr__("DetectionLoss")(num_classes=model.num_classes, box_weight=box_weight)
+    loss = DetectionLoss(num_classes=model.num_classes, box_weight=box_weight)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     return model
 
@@ -645,13 +627,12 @@ def _small_cnn_trunk(inputs, filters, dense_units):
 
     The small CNN behind the localizer here and R-CNN's crop classifier (`models.rcnn`).
     """
-    import keras
-    x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
+    x = layers.Rescaling(1 / 255, name="rescale")(inputs)
     for i, f in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
+        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     return x
 
 
@@ -668,13 +649,11 @@ def build_localizer(input_shape=(64, 64, 1), num_classes=4, filters=(16, 32, 64)
         An uncompiled `keras.Model` with a dict output {"class", "box", "keypoint"}.
     """
     num_classes = _check_num_classes(num_classes)
-    runtime.quiet_tensorflow()
-    import keras
     inputs = keras.Input(tuple(input_shape), name="images")
     x = _small_cnn_trunk(inputs, filters, dense_units)
-    outputs = {"class": keras.layers.Dense(num_classes, name="class")(x),
-               "box": keras.layers.Dense(4, activation="sigmoid", name="box")(x),
-               "keypoint": keras.layers.Dense(2, activation="sigmoid", name="keypoint")(x)}
+    outputs = {"class": layers.Dense(num_classes, name="class")(x),
+               "box": layers.Dense(4, activation="sigmoid", name="box")(x),
+               "keypoint": layers.Dense(2, activation="sigmoid", name="keypoint")(x)}
     return keras.Model(inputs, outputs, name="localizer")
 
 
@@ -684,7 +663,6 @@ def compile_localizer(model, learning_rate=2e-3, box_weight=10.0):
     The coordinates are in [0, 1], so their squared errors are small (0.01 is a box off
     by 10 % of the image): `box_weight` scales both L2 terms up to the cross-entropy's size.
     """
-    import keras
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss={"class": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                         "box": "mse", "keypoint": "mse"},
@@ -798,7 +776,6 @@ def pretrained_detections(model, image, score_threshold=0.5):
         ValueError: the image is not `(height, width, 3)`, a bad threshold, or the model's
             output lacks the keys of `DETECTOR_OUTPUT_KEYS` (a keras-hub older than 0.20).
     """
-    import keras
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"image should be one colour image of shape (height, width, 3). "
@@ -807,10 +784,10 @@ def pretrained_detections(model, image, score_threshold=0.5):
     height, width = image.shape[:2]
     converter = getattr(getattr(model, "preprocessor", None), "image_converter", None)
     size = getattr(converter, "image_size", None) or (height, width)
-    resized = keras.ops.convert_to_numpy(
-        keras.ops.image.resize(image[None].astype("float32"), tuple(size)))
+    resized = ops.convert_to_numpy(
+        ops.image.resize(image[None].astype("float32"), tuple(size)))
     boxes, labels, scores = _read_detector_output(model.predict(resized, verbose=0))
-    boxes = keras.ops.convert_to_numpy(keras.utils.bounding_boxes.convert_format(
+    boxes = ops.convert_to_numpy(keras.utils.bounding_boxes.convert_format(
         boxes, source=getattr(model, "bounding_box_format", "yxyx"), target="xyxy",
         height=size[0], width=size[1]))
     boxes = boxes * np.array([width / size[1], height / size[0]] * 2)

@@ -19,12 +19,14 @@ and proposes regions: the anchors, targets and loss of `course_lib.models.detect
 
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
+from keras import layers
 
-from course_lib import runtime
 from course_lib.models.detection import (_check_anchors, _check_images, _check_num_classes, _check_pair,
-                                         _check_threshold, _small_cnn_trunk, assign_anchors, make_anchors,
-                                         postprocess_detections)
+                                         _check_threshold, _small_cnn_trunk, assign_anchors, detect,
+                                         make_anchors, postprocess_detections)
 
 
 def make_sliding_windows(image_size=(64, 64), stride=8, sizes=(16, 28), aspect_ratios=(0.5, 1.0, 2.0)):
@@ -69,8 +71,6 @@ def crop_regions(images, boxes, crop_size=(32, 32), box_indices=None, stride=1):
             raise ValueError(f"box_indices should say which image each box comes from when there are "
                              f"several images. Received: {len(images)} images and box_indices=None")
         box_indices = np.zeros(len(boxes), dtype="int32")
-    runtime.quiet_tensorflow()
-    import tensorflow as tf
     if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
         raise ValueError(f"stride should be a positive int (input pixels per cell of images, e.g. 8 for "
                          f"a feature map after three 2x2 poolings). Received: stride={stride!r}")
@@ -135,11 +135,9 @@ def build_crop_classifier(input_shape=(32, 32, 1), num_classes=5, filters=(16, 3
         `model.num_classes` set (compile it with `compile_detector`).
     """
     num_classes = _check_num_classes(num_classes)
-    runtime.quiet_tensorflow()
-    import keras
     inputs = keras.Input(tuple(input_shape), name="crop")
     x = _small_cnn_trunk(inputs, filters, dense_units)
-    outputs = keras.layers.Dense(num_classes + 4, name="class_and_box")(x)
+    outputs = layers.Dense(num_classes + 4, name="class_and_box")(x)
     model = keras.Model(inputs, outputs, name="crop_classifier")
     model.num_classes = num_classes
     return model
@@ -178,39 +176,42 @@ def rcnn_detect(classifier, images, windows, score_threshold=0.5, iou_threshold=
     return detections, {"cnn_passes_per_image": len(windows), "seconds_per_image": seconds / len(images)}
 
 
-def _make_roi_layer():
-    import keras
-    import tensorflow as tf
+@keras.saving.register_keras_serializable(package="course_lib")
+class RoiAlign(layers.Layer):
+    """Pools fixed regions (in input pixels) from a feature map: crop_and_resize, then max pooling 2x2.
 
-    class RoiAlign(keras.layers.Layer):
-        """Pools fixed regions (in input pixels) from a feature map: crop_and_resize + max pooling 2x2."""
+    Args:
+        boxes: `(num_regions, 4)` "xyxy" regions in input pixels.
+        image_size: `(height, width)` of the input images, to place the regions on the map.
+        pool_size: `(rows, columns)` of each pooled region.
 
-        def __init__(self, boxes, image_size, pool_size=(4, 4), **kwargs):
-            super().__init__(**kwargs)
-            self.boxes = np.asarray(boxes, dtype="float32")
-            self.image_size = tuple(int(s) for s in image_size)
-            self.pool_size = tuple(int(s) for s in pool_size)
+    Shapes: `(batch, rows, columns, channels)` -> `(batch, num_regions, *pool_size, channels)`.
+    """
 
-        def call(self, features):
-            batch = tf.shape(features)[0]
-            regions = len(self.boxes)
-            crop = (2 * self.pool_size[0], 2 * self.pool_size[1])
-            normalized = tf.constant(_normalized_yxyx(self.boxes, self.image_size, crop,
-                                                      tuple(features.shape[1:3])))
-            boxes = tf.tile(normalized, [batch, 1])
-            indices = tf.repeat(tf.range(batch), regions)
-            crops = tf.image.crop_and_resize(features, boxes, indices, crop)
-            pooled = tf.nn.max_pool2d(crops, 2, 2, "VALID")
-            return tf.reshape(pooled, (batch, regions, self.pool_size[0], self.pool_size[1], features.shape[-1]))
+    def __init__(self, boxes, image_size, pool_size=(4, 4), **kwargs):
+        super().__init__(**kwargs)
+        self.boxes = np.asarray(boxes, dtype="float32")
+        self.image_size = tuple(int(s) for s in image_size)
+        self.pool_size = tuple(int(s) for s in pool_size)
 
-        def compute_output_shape(self, input_shape):
-            return (input_shape[0], len(self.boxes), *self.pool_size, input_shape[-1])
+    def call(self, features):
+        batch = tf.shape(features)[0]
+        regions = len(self.boxes)
+        crop = (2 * self.pool_size[0], 2 * self.pool_size[1])
+        normalized = tf.constant(_normalized_yxyx(self.boxes, self.image_size, crop,
+                                                  tuple(features.shape[1:3])))
+        boxes = tf.tile(normalized, [batch, 1])
+        indices = tf.repeat(tf.range(batch), regions)
+        crops = tf.image.crop_and_resize(features, boxes, indices, crop)
+        pooled = tf.nn.max_pool2d(crops, 2, 2, "VALID")
+        return tf.reshape(pooled, (batch, regions, self.pool_size[0], self.pool_size[1], features.shape[-1]))
 
-        def get_config(self):
-            return {**super().get_config(), "boxes": self.boxes.tolist(), "image_size": self.image_size,
-                    "pool_size": self.pool_size}
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.boxes), *self.pool_size, input_shape[-1])
 
-    return RoiAlign
+    def get_config(self):
+        return {**super().get_config(), "boxes": self.boxes.tolist(), "image_size": self.image_size,
+                "pool_size": self.pool_size}
 
 
 def build_fast_rcnn(input_shape=(64, 64, 1), num_classes=5, windows=None, filters=(16, 32, 64), pool_size=(4, 4),
@@ -236,19 +237,17 @@ def build_fast_rcnn(input_shape=(64, 64, 1), num_classes=5, windows=None, filter
     num_classes = _check_num_classes(num_classes)
     height, width = int(input_shape[0]), int(input_shape[1])
     windows = make_sliding_windows((height, width)) if windows is None else _check_anchors(windows)
-    runtime.quiet_tensorflow()
-    import keras
     inputs = keras.Input(tuple(input_shape), name="images")
-    x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
+    x = layers.Rescaling(1 / 255, name="rescale")(inputs)
     for i, f in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
+        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
         if i < len(filters):
-            x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
-    x = _make_roi_layer()(windows, (height, width), _check_pair(pool_size, "pool_size", "(4, 4)"),
+            x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = RoiAlign(windows, (height, width), _check_pair(pool_size, "pool_size", "(4, 4)"),
                           name="roi_pool")(x)
-    x = keras.layers.Reshape((len(windows), -1), name="flatten_regions")(x)
-    x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
-    outputs = keras.layers.Dense(num_classes + 4, name="class_and_box")(x)
+    x = layers.Reshape((len(windows), -1), name="flatten_regions")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    outputs = layers.Dense(num_classes + 4, name="class_and_box")(x)
     model = keras.Model(inputs, outputs, name="fast_rcnn")
     model.anchors = windows
     model.num_classes = num_classes
@@ -260,7 +259,6 @@ def time_detector(model, images, score_threshold=0.5, iou_threshold=0.5):
 
     The time includes decoding and NMS, not the first call's tracing (a warm-up call runs first).
     """
-    from course_lib.models.detection import detect
     images = _check_images(images, None, "")
     model.predict(images[:1], verbose=0)   # the first call traces the graph: not part of the cost
     start = time.perf_counter()
