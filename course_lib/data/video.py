@@ -8,7 +8,7 @@ uniform, so every single frame has the same distribution whatever the label: a
 model that sees one frame is at chance (1 / 4) by construction, and only a model
 that compares frames can do better.
 
-    data = make_moving_fashion(1000, num_frames=8, image_size=32, seed=1)
+    data = make_moving_fashion(1000, num_frames=8, image_size=(32, 32), seed=1)
     data.clips         # (1000, 8, 32, 32, 1) uint8: (clips, time, height, width, channels)
     data.labels        # (1000,) int32 in 0..3, data.class_names[k] is the direction
     data.item_labels   # (1000,) the Fashion-MNIST class of the moving item (independent of the label)
@@ -20,13 +20,12 @@ same models, only `input_shape` and `num_classes` change.
 Shapes follow Keras's `Conv3D`: `(batch_size, time, height, width, channels)`.
 """
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from course_lib import runtime
-from course_lib._validation import check_int, check_image_size, check_seed
+from course_lib._validation import check_choice, check_image_size, check_int, resolve_classes
 from course_lib.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 from course_lib.image_grid import image_grid, show_image
 
@@ -68,13 +67,6 @@ class VideoClips(NamedTuple):
         return len(self.class_names)
 
 
-def _check_int(value, name, minimum, example):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} should be an int >= {minimum}, e.g. {name}={example}. "
-                         f"Received: {name}={value!r}")
-    return int(value)
-
-
 def _check_clips(clips, name="clips"):
     """Returns `clips` as an array of 5 dimensions (clips, time, height, width, channels), or raises."""
     array = np.asarray(clips)
@@ -96,7 +88,7 @@ def _shrink_items(images, item_size):
                      for image in images])
 
 
-def make_moving_fashion(num_clips=1000, num_frames=8, image_size=32, speed=2, item_size=14,
+def make_moving_fashion(num_clips=1000, num_frames=8, image_size=(32, 32), speed=2, item_size=14,
                         split="train", seed=1337):
     """Clips of a Fashion-MNIST item moving in one of four directions; the label is the direction.
 
@@ -114,7 +106,7 @@ def make_moving_fashion(num_clips=1000, num_frames=8, image_size=32, speed=2, it
     Args:
         num_clips: number of clips.
         num_frames: frames per clip (>= 2).
-        image_size: side of the square frames, in pixels (>= item_size).
+        image_size: `(height, width)` of the frames, in pixels, each >= item_size.
         speed: pixels per frame (>= 1); the item travels `speed * (num_frames - 1)` pixels.
         item_size: side of the items, in pixels (Fashion-MNIST's 28 shrunk by area averaging).
         split: "train" or "test": which Fashion-MNIST images the items come from, so that a
@@ -123,7 +115,7 @@ def make_moving_fashion(num_clips=1000, num_frames=8, image_size=32, speed=2, it
             call with `num_clips=k`.
 
     Returns:
-        A `VideoClips` with clips uint8 `(num_clips, num_frames, image_size, image_size, 1)`,
+        A `VideoClips` with clips uint8 `(num_clips, num_frames, height, width, 1)`,
         labels int32 in 0..3 (`MOTION_CLASSES`), item_labels (the moving item's Fashion-MNIST class).
 
     Raises:
@@ -131,24 +123,24 @@ def make_moving_fashion(num_clips=1000, num_frames=8, image_size=32, speed=2, it
 
     Example:
 
-    >>> data = make_moving_fashion(8, num_frames=4, image_size=32, seed=0)
+    >>> data = make_moving_fashion(8, num_frames=4, image_size=(32, 32), seed=0)
     >>> data.clips.shape, data.class_names[data.labels[0]] in MOTION_CLASSES
     ((8, 4, 32, 32, 1), True)
     """
-    num_clips = _check_int(num_clips, "num_clips", 1, 1000)
-    num_frames = _check_int(num_frames, "num_frames", 2, 8)
-    item_size = _check_int(item_size, "item_size", 4, 14)
-    image_size = _check_int(image_size, "image_size", item_size, 32)
-    speed = _check_int(speed, "speed", 1, 2)
-    if 2 * speed >= image_size:
-        raise ValueError(f"speed should be less than image_size / 2 = {image_size / 2:g}: on a canvas that "
-                         f"wraps around, a step of half the canvas looks the same in both directions. "
-                         f"Received: speed={speed}, image_size={image_size}")
-    if split not in ("train", "test"):
-        raise ValueError(f'split should be "train" or "test" (which Fashion-MNIST images the items '
-                         f'come from). Received: split={split!r}')
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed should be an int >= 0, e.g. seed=1337. Received: seed={seed!r}")
+    num_clips = check_int(num_clips, "num_clips", example=1000)
+    num_frames = check_int(num_frames, "num_frames", minimum=2, example=8)
+    item_size = check_int(item_size, "item_size", minimum=4, example=14)
+    height, width = check_image_size(image_size)
+    if min(height, width) < item_size:
+        raise ValueError(f"image_size should be at least item_size={item_size} pixels on each side, e.g. "
+                         f"image_size=(32, 32). Received: image_size={image_size!r}")
+    speed = check_int(speed, "speed", example=2)
+    if 2 * speed >= min(height, width):
+        raise ValueError(f"speed should be less than half the smaller side, {min(height, width) / 2:g}: on a "
+                         f"canvas that wraps around, a step of half the canvas looks the same in both "
+                         f"directions. Received: speed={speed}, image_size={image_size!r}")
+    check_choice(split, "split", ("train", "test"))
+    seed = check_int(seed, "seed", minimum=0, example=1337)
 
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist(subset="small")
     images, item_classes = (x_train, y_train) if split == "train" else (x_test, y_test)
@@ -157,29 +149,29 @@ def make_moving_fashion(num_clips=1000, num_frames=8, image_size=32, speed=2, it
     # so the first k clips do not depend on num_clips.
     labels = np.concatenate([np.random.default_rng([int(seed), split_id, 0, block]).permutation(4)
                              for block in range((num_clips + 3) // 4)])[:num_clips].astype("int32")
-    clips = np.empty((num_clips, num_frames, image_size, image_size, 1), dtype="uint8")
+    clips = np.empty((num_clips, num_frames, height, width, 1), dtype="uint8")
     moving_items = np.empty(num_clips, dtype="int64")
     for i in range(num_clips):
         rng = np.random.default_rng([int(seed), split_id, 1, i])
         picks = rng.integers(0, len(images), size=2)                  # moving item, still distractor
-        starts = rng.integers(0, image_size, size=(2, 2))             # top-left (row, column) of each
-        noise = rng.normal(30.0, 20.0, size=(num_frames, image_size, image_size))
+        starts = rng.integers(0, (height, width), size=(2, 2))        # top-left (row, column) of each
+        noise = rng.normal(30.0, 20.0, size=(num_frames, height, width))
         moving_items[i] = picks[0]
         item, distractor = _shrink_items(images[picks], item_size)
-        still = _place(distractor, starts[1], image_size)
+        still = _place(distractor, starts[1], (height, width))
         step = _DIRECTIONS[labels[i]] * speed
         for t in range(num_frames):
-            moving = _place(item, starts[0] + t * step, image_size)
+            moving = _place(item, starts[0] + t * step, (height, width))
             clips[i, t, :, :, 0] = np.clip(np.maximum(noise[t], np.maximum(still, moving)), 0, 255)
     return VideoClips(clips, labels, item_classes[moving_items].astype("int32"), list(MOTION_CLASSES))
 
 
 def _place(item, position, image_size):
-    """A canvas with `item` whose top-left corner is at `position` (row, column), wrapping around."""
-    canvas = np.zeros((image_size, image_size))
+    """A (height, width) canvas with `item` whose top-left corner is at `position` (row, column), wrapping around."""
+    canvas = np.zeros(image_size)
     size = item.shape[0]
-    rows = (position[0] + np.arange(size)) % image_size
-    columns = (position[1] + np.arange(size)) % image_size
+    rows = (position[0] + np.arange(size)) % image_size[0]
+    columns = (position[1] + np.arange(size)) % image_size[1]
     canvas[np.ix_(rows, columns)] = item
     return canvas
 
@@ -277,11 +269,11 @@ def ucf101_requested():
     return os.environ.get(UCF101_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def load_ucf101_clips(split="train", num_frames=8, image_size=64, classes=None, limit=None):
+def load_ucf101_clips(split="train", num_frames=8, image_size=(64, 64), classes=None, limit=None):
     """Clips of UCF101 (101 human actions, 13,320 videos) from TensorFlow Datasets, online.
 
     `num_frames` frames are taken at evenly spaced times over each whole video, resized
-    bilinearly to `image_size` x `image_size` (UCF101's 320x240 frames are already 256x256
+    bilinearly to `image_size` (UCF101's 320x240 frames are already 256x256
     in this TFDS configuration), and kept as uint8 RGB, the layout `make_moving_fashion`
     returns, so the same model builders run on both.
 
@@ -294,13 +286,13 @@ def load_ucf101_clips(split="train", num_frames=8, image_size=64, classes=None, 
     Args:
         split: "train" (9,537 videos of split 1) or "test" (3,783).
         num_frames: frames per clip (>= 2).
-        image_size: side of the square frames (>= 16).
+        image_size: `(height, width)` of the frames, each >= 16.
         classes: action names or indices to keep (e.g. ["ApplyEyeMakeup", "Basketball"]);
             None keeps all 101. Labels are renumbered 0..len(classes)-1 in the order given.
         limit: int, read only the first `limit` videos of the split (before the class filter).
 
     Returns:
-        A `VideoClips` with clips uint8 `(n, num_frames, image_size, image_size, 3)`.
+        A `VideoClips` with clips uint8 `(n, num_frames, height, width, 3)`.
 
     Raises:
         ValueError: bad arguments, unknown classes, or no video of the classes in the split.
@@ -313,13 +305,13 @@ def load_ucf101_clips(split="train", num_frames=8, image_size=64, classes=None, 
     >>> data.clips.shape[1:]  # doctest: +SKIP
     (8, 64, 64, 3)
     """
-    if split not in ("train", "test"):
-        raise ValueError(f'split should be "train" or "test" (UCF101 has no other split). '
-                         f'Received: split={split!r}')
-    num_frames = _check_int(num_frames, "num_frames", 2, 8)
-    image_size = _check_int(image_size, "image_size", 16, 64)
-    if limit is not None:
-        limit = _check_int(limit, "limit", 1, 3000)
+    check_choice(split, "split", ("train", "test"))
+    num_frames = check_int(num_frames, "num_frames", minimum=2, example=8)
+    image_size = check_image_size(image_size)
+    if min(image_size) < 16:
+        raise ValueError(f"image_size should be at least 16 pixels on each side, e.g. image_size=(64, 64). "
+                         f"Received: image_size={image_size!r}")
+    limit = check_int(limit, "limit", example=3000, allow_none=True)
     from course_lib.data.tfds import load_tfds
     tfds_split = split if limit is None else f"{split}[:{limit}]"
     dataset, info = load_tfds(
@@ -327,7 +319,6 @@ def load_ucf101_clips(split="train", num_frames=8, image_size=64, classes=None, 
         offline_hint="Offline, use the generated clips: make_moving_fashion(...).",
         what=f"UCF101 ({UCF101_DOWNLOAD_BYTES / 1e9:.2f} GB, then hours of preparation)",
         with_info=True)
-    from course_lib._validation import resolve_classes
     all_names = list(info.features["label"].names)
     chosen = resolve_classes(classes, all_names)
     runtime.quiet_tensorflow()
@@ -343,7 +334,7 @@ def load_ucf101_clips(split="train", num_frames=8, image_size=64, classes=None, 
         length = tf.shape(video)[0]
         times = tf.cast(tf.round(tf.linspace(0.0, tf.cast(tf.maximum(length - 1, 0), tf.float32),
                                              num_frames)), tf.int32)
-        frames = tf.image.resize(tf.gather(video, times), (image_size, image_size), method="bilinear")
+        frames = tf.image.resize(tf.gather(video, times), image_size, method="bilinear")
         frames = tf.cast(tf.clip_by_value(tf.round(frames), 0, 255), tf.uint8)
         return frames, tf.gather(lookup, example["label"])
 
@@ -358,7 +349,7 @@ def load_ucf101_clips(split="train", num_frames=8, image_size=64, classes=None, 
                          f"classes. Received: classes={classes!r}, limit={limit!r}")
     clips, labels = np.concatenate(clips), np.concatenate(labels).astype("int32")
     print(f"Loaded {len(clips):,} UCF101 clips ({split}) of {num_frames} frames at "
-          f"{image_size}x{image_size}, {len(chosen)} classes")
+          f"{image_size[0]}x{image_size[1]}, {len(chosen)} classes")
     return VideoClips(clips, labels, np.full(len(labels), -1, dtype="int32"),
                       [all_names[c] for c in chosen])
 
