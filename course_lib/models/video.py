@@ -15,45 +15,38 @@ convolutional neural networks", CVPR 2014), and in how motion enters:
     build_two_stream_model     an appearance stream (middle frame) + a motion stream (frame differences)
 
     model = build_early_fusion_model(input_shape=(8, 32, 32, 1), num_classes=4)
-    compile_video_model(model)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 `VIDEO_MODELS` lists them in that order. The 2-D towers keep the position of what
 they see (Flatten, not global pooling), because comparing positions across frames
 is how the fusion models read motion.
 """
 
-import numbers
 import time
 
+import keras
 import numpy as np
 
-from course_lib import runtime
+from course_lib._validation import check_choice, check_input_shape, check_int, check_num_classes, is_int
 from course_lib.diagnostics.sizes import conv_output_size
-
-runtime.quiet_tensorflow()
-import keras  # noqa: E402  (after quiet_tensorflow)
 
 
 def _triple(value, name):
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return (int(value),) * 3
-    if (isinstance(value, (tuple, list)) and len(value) == 3
-            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)):
-        return tuple(int(v) for v in value)
-    raise ValueError(f"{name} should be an int or a tuple of 3 ints (time, height, width), "
-                     f"e.g. {name}=(3, 3, 3). Received: {name}={value!r}")
+    """An int k as (k, k, k); 3 positive ints (time, height, width) as a tuple."""
+    triple = (value,) * 3 if is_int(value) else value
+    if not (isinstance(triple, (tuple, list)) and len(triple) == 3 and all(is_int(v) and v > 0 for v in triple)):
+        raise ValueError(f"{name} should be a positive int or 3 positive ints (time, height, width), e.g. "
+                         f"{name}=(3, 3, 3). Received: {name}={value!r}")
+    return tuple(int(v) for v in triple)
 
 
-def _check_input_shape(input_shape):
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 4
-            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
-                       for s in input_shape)):
-        raise ValueError(f"input_shape should be (time, height, width, channels) of positive ints, "
-                         f"e.g. input_shape=(8, 32, 32, 1). Received: input_shape={input_shape!r}")
+def _check_clip_shape(input_shape):
+    """check_input_shape for clips `(time, height, width, channels)`, with at least 2 frames."""
+    input_shape = check_input_shape(input_shape, example=(8, 32, 32, 1))
     if input_shape[0] < 2:
         raise ValueError(f"input_shape should have at least 2 frames (time >= 2): a video model with "
                          f"one frame is an image model. Received: input_shape={input_shape!r}")
-    return tuple(int(s) for s in input_shape)
+    return input_shape
 
 
 def conv3d_output_shape(input_shape, filters, kernel_size, strides=1, padding="valid"):
@@ -83,12 +76,9 @@ def conv3d_output_shape(input_shape, filters, kernel_size, strides=1, padding="v
     >>> conv3d_output_shape((8, 32, 32, 1), 16, kernel_size=(4, 3, 3), strides=(2, 1, 1))
     (3, 30, 30, 16)
     """
-    input_shape = _check_input_shape(input_shape)
-    if isinstance(filters, bool) or not isinstance(filters, numbers.Integral) or filters < 1:
-        raise ValueError(f"filters should be a positive int, e.g. filters=16. Received: filters={filters!r}")
-    if padding not in ("valid", "same"):
-        raise ValueError(f'padding should be "valid" or "same", as in keras.layers.Conv3D. '
-                         f'Received: padding={padding!r}')
+    input_shape = _check_clip_shape(input_shape)
+    filters = check_int(filters, "filters", example=16)
+    check_choice(padding, "padding", ("valid", "same"))
     kernel_size, strides = _triple(kernel_size, "kernel_size"), _triple(strides, "strides")
     sizes = tuple(conv_output_size(size, kernel, stride, padding)
                   for size, kernel, stride in zip(input_shape[:3], kernel_size, strides))
@@ -155,22 +145,21 @@ def build_frame_tower(input_shape, filters=(16, 32), dense_units=64, name="frame
     return keras.Sequential(layers, name=name)
 
 
-def _inputs(input_shape):
-    input_shape = _check_input_shape(input_shape)
+def _inputs(input_shape, num_classes):
+    """Checks the arguments every builder shares; returns them with the clips input rescaled to [0, 1]."""
+    input_shape = _check_clip_shape(input_shape)
+    num_classes = check_num_classes(num_classes, example=4)
     clips = keras.Input(input_shape, name="clips")
-    return input_shape, clips, keras.layers.Rescaling(1 / 255, name="rescale")(clips)
+    return input_shape, num_classes, clips, keras.layers.Rescaling(1 / 255, name="rescale")(clips)
 
 
 def _classifier(features, num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
-        raise ValueError(f"num_classes should be an int >= 2, e.g. num_classes=4. "
-                         f"Received: num_classes={num_classes!r}")
-    return keras.layers.Dense(int(num_classes), activation="softmax", name="predictions")(features)
+    return keras.layers.Dense(num_classes, activation="softmax", name="predictions")(features)
 
 
 def build_single_frame_model(input_shape=(8, 32, 32, 1), num_classes=4, filters=(16, 32), dense_units=64):
     """The middle frame through a 2-D CNN: what a video model scores without motion."""
-    input_shape, clips, x = _inputs(input_shape)
+    input_shape, num_classes, clips, x = _inputs(input_shape, num_classes)
     middle = input_shape[0] // 2
     x = SelectFrames([middle], name="middle_frame")(x)
     x = keras.layers.Reshape(input_shape[1:], name="drop_time")(x)
@@ -184,7 +173,7 @@ def build_early_fusion_model(input_shape=(8, 32, 32, 1), num_classes=4, filters=
     Its first layer has `3 * 3 * (time * channels) * filters[0] + filters[0]` parameters: it
     fuses time at once, at the level of pixels, and then never again.
     """
-    input_shape, clips, x = _inputs(input_shape)
+    input_shape, num_classes, clips, x = _inputs(input_shape, num_classes)
     x = _frames_to_channels(x, "early")
     x = build_frame_tower(x.shape[1:], filters, dense_units)(x)
     return keras.Model(clips, _classifier(x, num_classes), name="early_fusion")
@@ -195,7 +184,7 @@ def build_late_fusion_model(input_shape=(8, 32, 32, 1), num_classes=4, filters=(
 
     No convolution sees two frames: motion is read only from where the two towers found things.
     """
-    input_shape, clips, x = _inputs(input_shape)
+    input_shape, num_classes, clips, x = _inputs(input_shape, num_classes)
     tower = build_frame_tower(input_shape[1:], filters, dense_units=0, name="shared_tower")
     first = keras.layers.Reshape(input_shape[1:], name="first")(SelectFrames([0], name="first_frame")(x))
     last_index = input_shape[0] - 1
@@ -211,7 +200,7 @@ def build_slow_fusion_model(input_shape=(8, 32, 32, 1), num_classes=4, filters=(
     With 8 frames, time shrinks 8 -> 4 -> 2 while space is pooled 2x2 per level; higher layers
     see longer stretches of the clip, as higher layers of a 2-D CNN see larger patches.
     """
-    input_shape, clips, x = _inputs(input_shape)
+    input_shape, num_classes, clips, x = _inputs(input_shape, num_classes)
     for level, width in enumerate(filters):
         x = keras.layers.Conv3D(width, (4 if level == 0 else 2, 3, 3), strides=(2, 1, 1), padding="same",
                                 activation="relu", name=f"conv{level + 1}")(x)
@@ -228,7 +217,7 @@ def build_conv3d_model(input_shape=(8, 32, 32, 1), num_classes=4, filters=(16, 3
     Few parameters: a 3x3x3 kernel is local in time and space, shared everywhere, and global
     pooling replaces the large dense layer of the Flatten-based models.
     """
-    input_shape, clips, x = _inputs(input_shape)
+    input_shape, num_classes, clips, x = _inputs(input_shape, num_classes)
     for level, width in enumerate(filters):
         x = keras.layers.Conv3D(width, 3, padding="same", activation="relu", name=f"conv{level + 1}")(x)
         x = keras.layers.MaxPooling3D((1, 2, 2) if level == 0 else (2, 2, 2), name=f"pool{level + 1}")(x)
@@ -239,7 +228,7 @@ def build_conv3d_model(input_shape=(8, 32, 32, 1), num_classes=4, filters=(16, 3
 def build_cnn_lstm_model(input_shape=(8, 32, 32, 1), num_classes=4, filters=(16, 32), dense_units=64,
                          units=64):
     """The same 2-D tower on every frame (`TimeDistributed`), then an LSTM reads the feature sequence."""
-    input_shape, clips, x = _inputs(input_shape)
+    input_shape, num_classes, clips, x = _inputs(input_shape, num_classes)
     tower = build_frame_tower(input_shape[1:], filters, dense_units)
     x = keras.layers.TimeDistributed(tower, name="tower_per_frame")(x)
     x = keras.layers.LSTM(units, name="lstm")(x)
@@ -252,7 +241,7 @@ def build_two_stream_model(input_shape=(8, 32, 32, 1), num_classes=4, filters=(1
     The appearance stream sees the middle frame; the motion stream sees the `time - 1` frame
     differences stacked as channels. Their features are concatenated before the softmax.
     """
-    input_shape, clips, x = _inputs(input_shape)
+    input_shape, num_classes, clips, x = _inputs(input_shape, num_classes)
     middle = SelectFrames([input_shape[0] // 2], name="middle_frame")(x)
     appearance = build_frame_tower(input_shape[1:], filters, dense_units, name="appearance_stream")(
         keras.layers.Reshape(input_shape[1:], name="drop_time")(middle))
@@ -274,13 +263,6 @@ VIDEO_MODELS = {
 }
 
 
-def compile_video_model(model, learning_rate=1e-3):
-    """Adam, sparse categorical cross-entropy, accuracy. Returns the model."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
-
-
 def time_per_clip(model, clips, batch_size=64, repeats=3):
     """Milliseconds of inference per clip: the best of `repeats` passes over `clips`, after a warm-up.
 
@@ -297,42 +279,15 @@ def time_per_clip(model, clips, batch_size=64, repeats=3):
     if clips.ndim != 5 or len(clips) == 0:
         raise ValueError(f"clips should be a non-empty array (clips, time, height, width, channels). "
                          f"Received: shape {clips.shape}")
+    batch_size = check_int(batch_size, "batch_size", example=64)
+    repeats = check_int(repeats, "repeats", example=3)
     model.predict(clips[:batch_size], batch_size=batch_size, verbose=0)   # builds the graph, warms caches
     best = float("inf")
-    for _ in range(max(1, int(repeats))):
+    for _ in range(repeats):
         start = time.perf_counter()
         model.predict(clips, batch_size=batch_size, verbose=0)
         best = min(best, time.perf_counter() - start)
     return 1000.0 * best / len(clips)
-
-
-def train_and_score(builder, train, test, epochs=5, batch_size=32, seed=1337, verbose=0):
-    """Builds a model with `builder(input_shape, num_classes)`, trains it and scores it.
-
-    Args:
-        builder: a function such as `build_conv3d_model`.
-        train, test: `VideoClips` (or `(clips, labels)` pairs).
-        epochs, batch_size: passed to `fit` (10 % of `train` is held out for validation).
-        seed: seeds the weights and the shuffling (`runtime.set_seed`).
-        verbose: passed to `fit`.
-
-    Returns:
-        A dict: "model", "history", "accuracy" (on `test`), "parameters", "ms per clip" (inference),
-        "train seconds".
-    """
-    train_clips, train_labels = train[0], train[1]
-    test_clips, test_labels = test[0], test[1]
-    num_classes = int(max(train_labels.max(), test_labels.max())) + 1
-    runtime.set_seed(seed)
-    model = compile_video_model(builder(input_shape=train_clips.shape[1:], num_classes=num_classes))
-    start = time.perf_counter()
-    history = model.fit(train_clips, train_labels, epochs=epochs, batch_size=batch_size, validation_split=0.1,
-                        verbose=verbose)
-    train_seconds = time.perf_counter() - start
-    _, accuracy = model.evaluate(test_clips, test_labels, batch_size=128, verbose=0)
-    return {"model": model, "history": history, "accuracy": float(accuracy),
-            "parameters": int(model.count_params()), "ms per clip": time_per_clip(model, test_clips),
-            "train seconds": train_seconds}
 
 
 def format_video_table(results, chance=None):
@@ -340,7 +295,7 @@ def format_video_table(results, chance=None):
 
     Args:
         results: dict name -> dict with "accuracy", "parameters", "ms per clip" (what
-            `train_and_score` returns).
+            lab 08's `train_and_score` returns).
         chance: optional chance accuracy, printed under the table.
 
     Returns:
@@ -357,4 +312,4 @@ def format_video_table(results, chance=None):
 __all__ = ["conv3d_output_shape", "SelectFrames", "FrameDifferences", "build_frame_tower",
            "build_single_frame_model", "build_early_fusion_model", "build_late_fusion_model",
            "build_slow_fusion_model", "build_conv3d_model", "build_cnn_lstm_model", "build_two_stream_model",
-           "VIDEO_MODELS", "compile_video_model", "time_per_clip", "train_and_score", "format_video_table"]
+           "VIDEO_MODELS", "time_per_clip", "format_video_table"]
