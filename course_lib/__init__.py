@@ -167,7 +167,7 @@ _EXPORTS = {
     "build_conv3d_model": "course_lib.models.video",
     "build_cnn_lstm_model": "course_lib.models.video",
     "build_two_stream_model": "course_lib.models.video",
-    "train_and_score": "course_lib.models.video",
+    "time_per_clip": "course_lib.models.video",
     "format_video_table": "course_lib.models.video",
     # autoencoders, VAEs, hyperspherical prototypes (lab 07)
     "build_dense_autoencoder": "course_lib.models.autoencoders",
