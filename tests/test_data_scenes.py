@@ -141,7 +141,7 @@ def test_fill_holes():
     (dict(num_images=4, classes=["Bag", 8]), r"Class 'Bag' is listed twice"),
     (dict(num_images=4, classes=[]), r"classes is empty"),
     (dict(num_images=4, split="val"), r'split should be "train" or "test".*Received: split=\'val\''),
-    (dict(num_images=4, seed=-1), r"seed should be an int >= 0.*Received: seed=-1"),
+    (dict(num_images=4, seed=-1), r"seed should be a non-negative int \(e.g. seed=1337\). Received: seed=-1"),
 ])
 def test_generator_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):

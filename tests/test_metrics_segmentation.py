@@ -107,7 +107,7 @@ def test_segmentation_matches_keras_and_tensorflow(seed):
      r"Received: y_true values \[255\]"),
     (([0, 1], [0, 7], 2), {}, r"y_pred should hold class ids in \[0, 2\).*Received: y_pred values \[7\]"),
     (([0, 1], [0, -1], 2), {}, r"Received: y_pred values \[-1\]"),
-    (([0, 1], [0, 1], 0), {}, r"num_classes should be an int >= 1.*Received: num_classes=0"),
+    (([0, 1], [0, 1], 0), {}, r"num_classes should be a positive int \(e.g. num_classes=21\).*PASCAL VOC.*Received: num_classes=0"),
     (([0, 1], [0, 1], 2.0), {}, r"Received: num_classes=2.0"),
     (([0, 1], [0, 1], 2), dict(ignore_index="void"),
      r"ignore_index should be an int.*Received: ignore_index='void'"),

@@ -42,7 +42,7 @@ def test_add_gaussian_noise_is_seeded_and_clipped():
     a, b = add_gaussian_noise(images, 0.3, seed=1), add_gaussian_noise(images, 0.3, seed=1)
     assert np.array_equal(a, b) and a.min() >= 0 and a.max() <= 1
     assert 0.2 < np.std(a) < 0.35
-    with pytest.raises(ValueError, match="noise_std should be a number >= 0"):
+    with pytest.raises(ValueError, match=r"noise_std should be a number in \[0, 1\], e.g. noise_std=0.3. Received: noise_std=-1"):
         add_gaussian_noise(images, -1)
 
 
@@ -62,7 +62,8 @@ def test_dense_autoencoder_shapes_and_parameters():
 
 
 @pytest.mark.parametrize("kwargs, match", [({"latent_dim": 0}, "latent_dim should be a positive int"),
-                                           ({"hidden_units": 256}, "hidden_units should be a tuple"),
+                                           ({"hidden_units": 256}, r"hidden_units should be a non-empty tuple of positive ints, e.g. hidden_units=\(256,\). Received: hidden_units=256"),
+                                           ({"hidden_units": [256, 0]}, r"Received: hidden_units=\[256, 0\]"),
                                            ({"input_shape": (28, 28)}, "input_shape should be")])
 def test_dense_autoencoder_rejects(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -51,12 +51,16 @@ def test_place_prototypes_reaches_the_simplex(num_classes, dims):
 
 def test_place_prototypes_is_seeded_and_checks_arguments():
     np.testing.assert_array_equal(place_prototypes(5, 4, steps=50, seed=3), place_prototypes(5, 4, steps=50, seed=3))
-    with pytest.raises(ValueError, match="dims should be at least 2"):
+    with pytest.raises(ValueError, match=r"dims should be an int >= 2 \(e.g. dims=16\). On a line only two directions exist. Received: dims=1"):
         place_prototypes(5, 1)
     with pytest.raises(ValueError, match="num_classes should be an int >= 2"):
         place_prototypes(1, 4)
     with pytest.raises(ValueError, match="steps should be a positive int"):
         place_prototypes(3, 4, steps=0)
+    # NumPy ints are ints (a count read from an array), bools are not
+    assert place_prototypes(np.int64(3), np.int64(2), steps=5).shape == (3, 2)
+    with pytest.raises(ValueError, match=r"num_classes should be an int >= 2 \(e.g. num_classes=10\). Received: num_classes=True"):
+        place_prototypes(True, 4)
 
 
 def test_prototype_loss_closed_forms_and_scale_invariance():
@@ -107,6 +111,16 @@ def test_backbone_trains_with_the_prototype_loss():
     assert history.history["prototype_accuracy"][-1] > 0.9
     softmax = build_softmax_classifier(backbone, 3)
     assert softmax.output.shape == (None, 3) and softmax.count_params() == backbone.count_params() + 4 * 3 + 3
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(filters=32), r"filters should be a non-empty tuple of positive ints, e.g. filters=\(32, 64\). Received: filters=32"),
+    (dict(embedding_dim=0), r"embedding_dim should be a positive int \(e.g. embedding_dim=16\). Received: embedding_dim=0"),
+    (dict(input_shape=(28, 28)), r"input_shape should be \(height, width, channels\)"),
+])
+def test_backbone_rejects(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_embedding_backbone(**kwargs)
 
 
 def test_embedding_geometry_on_a_constructed_embedding():

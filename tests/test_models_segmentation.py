@@ -62,7 +62,7 @@ def test_output_size_with_integer_padding_is_the_lecture_formula():
     (dict(input_size=4, kernel_size=3, strides=0), r"strides should be a positive int"),
     (dict(input_size=4, kernel_size=3, padding="full"), r'padding should be "valid", "same" or an int >= 0'),
     (dict(input_size=4, kernel_size=3, padding=-1), r"Received: padding=-1"),
-    (dict(input_size=4, kernel_size=3, output_padding=-1), r"output_padding should be None or an int >= 0"),
+    (dict(input_size=4, kernel_size=3, output_padding=-1), r"output_padding should be a non-negative int \(e.g. output_padding=1\), or None. Keras wants it smaller than strides. Received: output_padding=-1"),
     (dict(input_size=1, kernel_size=1, padding=1), r"padding=1 crops more than the whole output"),
 ])
 def test_output_size_errors(kwargs, match):
@@ -113,7 +113,7 @@ def test_checkerboard_demo():
     assert (resized[1:-1, 1:-1] == 9).all()                # every interior pixel sums 3 x 3 taps
     even = checkerboard_demo(input_size=6, kernel_size=4, strides=2)
     assert len(np.unique(even[2:-2, 2:-2])) == 1           # kernel a multiple of the stride: flat
-    with pytest.raises(ValueError, match=r"method should be one of \('transposed', 'resize_conv'\)"):
+    with pytest.raises(ValueError, match=r"method should be one of \['transposed', 'resize_conv'\]. Received: method='nearest'"):
         checkerboard_demo(method="nearest")
     axes = plot_checkerboard_demo()
     assert len(axes) == 2 and "Conv2DTranspose" in axes[0].get_title()
@@ -209,11 +209,13 @@ def test_unet_default_counts_and_skip_shapes():
     (build_unet, dict(input_shape=(64, 64, 1), depth=7), r"multiples of 2\*\*7 = 128.*Received.*depth=7"),
     (build_unet, dict(input_shape=(64, 64)), r"input_shape should be \(height, width, channels\)"),
     (build_unet, dict(num_classes=1), r"num_classes should be an int >= 2.*Received: num_classes=1"),
+    (build_unet, dict(num_classes=True), r"num_classes should be an int >= 2 \(e.g. num_classes=5\). Received: num_classes=True"),
+    (build_fcn, dict(filters=(16, 0)), r"filters should be a non-empty tuple of positive ints.*Received: filters=\(16, 0\)"),
     (build_unet, dict(base_filters=0), r"base_filters should be a positive int.*Received: base_filters=0"),
     (build_unet, dict(depth=0), r"depth should be a positive int.*Received: depth=0"),
     (build_fcn, dict(input_shape=(28, 28, 1)), r"An FCN with 3 blocks.*multiples of 2\*\*3 = 8.*32x32"),
     (build_fcn, dict(filters=16), r"filters should be a non-empty tuple of positive ints"),
-    (build_fcn, dict(upsampling="nearest"), r"upsampling should be one of \('transposed', 'bilinear'\)"),
+    (build_fcn, dict(upsampling="nearest"), r"upsampling should be one of \['transposed', 'bilinear'\]. Received: upsampling='nearest'"),
 ])
 def test_builder_errors(build, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -247,7 +249,7 @@ def test_fit_checks_the_data_first():
         fit_segmentation_model(model, scenes.images, np.where(np.arange(64) == 5, 7, scenes.masks))
     with pytest.raises(ValueError, match=r"takes images of shape \(64, 64, 1\).*\(64, 64, 3\)"):
         fit_segmentation_model(model, np.repeat(scenes.images, 3, axis=-1), scenes.masks)
-    with pytest.raises(ValueError, match=r"learning_rate should be a number > 0"):
+    with pytest.raises(ValueError, match=r"learning_rate should be a number in \[1e-12, 10\].*Received: learning_rate=0"):
         compile_segmentation_model(model, learning_rate=0)
 
 

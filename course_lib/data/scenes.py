@@ -21,13 +21,12 @@ to do instead.
 """
 
 import functools
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from course_lib import runtime
-from course_lib._validation import check_image_size
+from course_lib._validation import check_image_size, check_int, resolve_classes
 from course_lib.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 
 #: The default item classes: four shapes a small CNN tells apart on a CPU.
@@ -87,30 +86,17 @@ class Scenes(NamedTuple):
 
 # --------------------------------------------------------------------------- argument checks
 
-def _check_positive_int(value, name, example):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} should be a positive int, e.g. {name}={example}. "
-                         f"Received: {name}={value!r}")
-    return int(value)
-
-
 def _check_image_size(image_size, smallest):
     height, width = check_image_size(image_size)
     if min(height, width) < smallest:
         raise ValueError(f"image_size should be at least {smallest} pixels on each side, e.g. "
-                         f"image_size=({max(64, smallest)}, {max(64, smallest)}), so that the items fit. Received: image_size={image_size!r}")
+                         f"image_size=({max(64, smallest)}, {max(64, smallest)}), so that the items fit. "
+                         f"Received: image_size={image_size!r}")
     return height, width
-
-
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed should be an int >= 0, e.g. seed=1337. Received: seed={seed!r}")
-    return int(seed)
 
 
 def _resolve_scene_classes(classes):
     """Returns the Fashion-MNIST class indices asked for, by name or index, in the order given."""
-    from course_lib._validation import resolve_classes
     return resolve_classes(SCENE_CLASSES if classes is None else classes, FASHION_MNIST_CLASSES)
 
 
@@ -285,14 +271,14 @@ def make_fashion_scenes(num_images, image_size=(64, 64), max_objects=3, classes=
 
 def _generate_scenes(num_images, image_size, max_objects, classes, split, seed):
     """The scenes and their instance maps (see `make_instance_maps`)."""
-    num_images = _check_positive_int(num_images, "num_images", 1000)
+    num_images = check_int(num_images, "num_images", example=1000)
     height, width = _check_image_size(image_size, smallest=40)
-    max_objects = _check_positive_int(max_objects, "max_objects", 3)
+    max_objects = check_int(max_objects, "max_objects", example=3)
     class_ids = _resolve_scene_classes(classes)
     if split not in ("train", "test"):
         raise ValueError(f'split should be "train" or "test" (the Fashion-MNIST split the items come '
                          f'from, so test scenes use unseen items). Received: split={split!r}')
-    seed = _check_seed(seed)
+    seed = check_int(seed, "seed", minimum=0, example=1337)
     pool = _item_pool(split)
     images = np.empty((num_images, height, width, 1), dtype="uint8")
     masks = np.empty((num_images, height, width), dtype="uint8")
@@ -439,7 +425,7 @@ def plot_segmentation(images, masks, predicted_masks=None, class_names=None, max
     num_classes = len(class_names) if class_names is not None else int(
         max([masks.max()] + [p.max() for p in predictions.values()])) + 1
     names = list(class_names) if class_names is not None else [f"class {k}" for k in range(num_classes)]
-    rows = min(_check_positive_int(max_images, "max_images", 4), len(images))
+    rows = min(check_int(max_images, "max_images", example=4), len(images))
     columns = 2 + len(predictions)
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
@@ -542,7 +528,7 @@ def load_pet_segmentation(split="train", image_size=(128, 128), limit=None):
                          f'Received: split={split!r}')
     height, width = _check_image_size(image_size, smallest=32)
     if limit is not None:
-        limit = _check_positive_int(limit, "limit", 1000)
+        limit = check_int(limit, "limit", example=1000)
     from course_lib.data.tfds import load_tfds as _load_tfds
     tfds_split = split if limit is None else f"{split}[:{limit}]"
     dataset = _load_tfds("oxford_iiit_pet", tfds_split, caller="load_pet_segmentation",

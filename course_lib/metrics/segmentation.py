@@ -13,16 +13,9 @@ predicts "background" everywhere can score 90%); mean IoU gives each class the s
 weight, whatever its size.
 """
 
-import numbers
-
 import numpy as np
 
-
-def _check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
-        raise ValueError(f"num_classes should be an int >= 1, e.g. num_classes=21 for PASCAL VOC. "
-                         f"Received: num_classes={num_classes!r}")
-    return int(num_classes)
+from course_lib._validation import check_num_classes, is_int
 
 
 def _as_label_map(values, name):
@@ -47,8 +40,7 @@ def _check_label_maps(y_true, y_pred, num_classes, ignore_index):
                 " Drop a trailing channel axis with np.squeeze(y_true, axis=-1) if there is one.")
         raise ValueError(f"y_true and y_pred should have the same shape (one class id per pixel)."
                          f"{hint} Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}")
-    if ignore_index is not None and (isinstance(ignore_index, bool)
-                                     or not isinstance(ignore_index, numbers.Integral)):
+    if ignore_index is not None and not is_int(ignore_index):
         raise ValueError(f"ignore_index should be an int (the label of pixels to skip, e.g. 255) or "
                          f"None. Received: ignore_index={ignore_index!r}")
     y_true, y_pred = y_true.reshape(-1), y_pred.reshape(-1)
@@ -97,7 +89,8 @@ def confusion_matrix(y_true, y_pred, num_classes, ignore_index=None):
            [0, 1, 0],
            [0, 1, 0]])
     """
-    num_classes = _check_num_classes(num_classes)
+    num_classes = check_num_classes(num_classes, minimum=1, example=21,
+                                    hint="Count every class, background included (21 for PASCAL VOC).")
     y_true, y_pred = _check_label_maps(y_true, y_pred, num_classes, ignore_index)
     counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes).astype("int64")

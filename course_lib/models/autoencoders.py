@@ -20,27 +20,11 @@ The VAE's two formulas are plain functions, checked in the tests against
     gaussian_kl(mean, log_var)                     # KL(N(mean, exp(log_var)) || N(0, I)), one per example
 """
 
-import numbers
-
+import keras
 import numpy as np
+from keras import layers, ops
 
-from course_lib import runtime
-
-runtime.quiet_tensorflow()
-
-import keras  # noqa: E402  (after quiet_tensorflow)
-from keras import layers, ops  # noqa: E402
-
-from course_lib.models.segmentation import _check_positive_int  # noqa: E402  (one checker, one message)
-from course_lib.models.classic import _check_input_shape  # noqa: E402
-
-
-def _check_units(values, name, example):
-    if isinstance(values, (int, str)) or not all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in values):
-        raise ValueError(f"{name} should be a tuple of positive ints, e.g. {name}={example}. "
-                         f"Received: {name}={values!r}")
-    return tuple(int(v) for v in values)
+from course_lib._validation import check_input_shape, check_int, check_ints, check_number
 
 
 # --------------------------------------------------------------------------- data
@@ -74,8 +58,7 @@ def add_gaussian_noise(images, noise_std=0.3, seed=0):
     >>> noisy.shape, noisy.dtype.name, bool(noisy.min() >= 0)
     ((2, 4, 4, 1), 'float32', True)
     """
-    if not isinstance(noise_std, numbers.Real) or noise_std < 0:
-        raise ValueError(f"noise_std should be a number >= 0, e.g. noise_std=0.3. Received: noise_std={noise_std!r}")
+    check_number(noise_std, "noise_std", low=0.0, high=1.0, example=0.3)
     images = np.asarray(images, dtype="float32")
     noise = np.random.default_rng(seed).normal(0.0, noise_std, size=images.shape)
     return np.clip(images + noise, 0.0, 1.0).astype("float32")
@@ -107,9 +90,10 @@ def build_dense_autoencoder(input_shape=(28, 28, 1), latent_dim=32, hidden_units
     >>> build_dense_autoencoder(latent_dim=2, hidden_units=()).count_params()  # (784*2 + 2) + (2*784 + 784)
     3922
     """
-    input_shape = _check_input_shape(input_shape)
-    latent_dim = _check_positive_int(latent_dim, "latent_dim", 32)
-    hidden_units = _check_units(hidden_units, "hidden_units", (256,))
+    input_shape = check_input_shape(input_shape)
+    latent_dim = check_int(latent_dim, "latent_dim", example=32)
+    if hidden_units != ():      # () is allowed: no hidden layer (the linear autoencoder)
+        hidden_units = check_ints(hidden_units, "hidden_units", example=(256,))
     num_pixels = int(np.prod(input_shape))
 
     encoder_input = keras.Input(input_shape, name="image")
@@ -175,9 +159,9 @@ def build_conv_autoencoder(input_shape=(28, 28, 1), latent_dim=32, filters=(32, 
     >>> model.get_layer("encoder").output.shape, model.output.shape
     ((None, 16), (None, 28, 28, 1))
     """
-    input_shape = _check_input_shape(input_shape)
-    latent_dim = _check_positive_int(latent_dim, "latent_dim", 32)
-    filters = _check_units(filters, "filters", (32, 64))
+    input_shape = check_input_shape(input_shape)
+    latent_dim = check_int(latent_dim, "latent_dim", example=32)
+    filters = check_ints(filters, "filters", example=(32, 64))
     _check_conv_shape(input_shape, filters)
     encoder_input = keras.Input(input_shape, name="image")
     code = layers.Dense(latent_dim, name="code")(_conv_encoder_body(encoder_input, filters))
@@ -217,7 +201,7 @@ def fit_pca(x, num_components):
     if x.ndim != 2:
         raise ValueError(f"x should have shape (n, features); flatten images first with x.reshape(len(x), -1). "
                          f"Received: shape {x.shape}")
-    num_components = _check_positive_int(num_components, "num_components", 32)
+    num_components = check_int(num_components, "num_components", example=32)
     if num_components > min(x.shape):
         raise ValueError(f"num_components should be at most min(n, features) = {min(x.shape)}. "
                          f"Received: num_components={num_components}")
@@ -420,9 +404,9 @@ def build_vae(input_shape=(28, 28, 1), latent_dim=2, filters=(32, 64), seed=None
     Returns:
         A `VAE` (compile it with an optimizer only: `vae.compile(optimizer="adam")`).
     """
-    input_shape = _check_input_shape(input_shape)
-    latent_dim = _check_positive_int(latent_dim, "latent_dim", 2)
-    filters = _check_units(filters, "filters", (32, 64))
+    input_shape = check_input_shape(input_shape)
+    latent_dim = check_int(latent_dim, "latent_dim", example=2)
+    filters = check_ints(filters, "filters", example=(32, 64))
     _check_conv_shape(input_shape, filters)
     encoder_input = keras.Input(input_shape, name="image")
     features = layers.Dense(128, activation="relu", name="hidden")(_conv_encoder_body(encoder_input, filters))
@@ -437,7 +421,7 @@ def build_vae(input_shape=(28, 28, 1), latent_dim=2, filters=(32, 64), seed=None
 
 def interpolate_latent(z_start, z_end, num_steps=8):
     """Returns `num_steps` codes on the straight line from `z_start` to `z_end`, ends included."""
-    num_steps = _check_positive_int(num_steps, "num_steps", 8)
+    num_steps = check_int(num_steps, "num_steps", example=8)
     weights = np.linspace(0.0, 1.0, num_steps)[:, None]
     return (1 - weights) * np.asarray(z_start, dtype="float32") + weights * np.asarray(z_end, dtype="float32")
 

@@ -15,17 +15,11 @@ prototype, whatever its length.
 """
 
 
+import keras
 import numpy as np
+from keras import layers, ops
 
-from course_lib import runtime
-
-runtime.quiet_tensorflow()
-
-import keras  # noqa: E402  (after quiet_tensorflow)
-from keras import layers, ops  # noqa: E402
-
-from course_lib.models.segmentation import _check_positive_int  # noqa: E402  (one checker, one message)
-from course_lib.models.classic import _check_input_shape, _check_num_classes  # noqa: E402
+from course_lib._validation import check_input_shape, check_int, check_ints, check_num_classes
 
 
 def _normalize(x, axis=-1):
@@ -81,11 +75,9 @@ def place_prototypes(num_classes, dims, steps=1000, learning_rate=0.01, momentum
     >>> bool(-0.34 < max_cosine(prototypes) < -0.31)     # the optimum is -1/3
     True
     """
-    _check_num_classes(num_classes)
-    dims = _check_positive_int(dims, "dims", 16)
-    if dims < 2:
-        raise ValueError(f"dims should be at least 2 (on a line, only two directions exist). Received: dims={dims}")
-    steps = _check_positive_int(steps, "steps", 1000)
+    num_classes = check_num_classes(num_classes)
+    dims = check_int(dims, "dims", minimum=2, example=16, hint="On a line only two directions exist.")
+    steps = check_int(steps, "steps", example=1000)
     prototypes = _normalize(np.random.default_rng(seed).standard_normal((num_classes, dims)))
     velocity = np.zeros_like(prototypes)
     for _ in range(steps):
@@ -163,8 +155,9 @@ def build_embedding_backbone(input_shape=(28, 28, 1), embedding_dim=16, filters=
     [3x3 conv-ReLU, 2x2 max pool] per entry of `filters`, flatten, dense 128 ReLU, dense
     `embedding_dim`. Used as is with the prototype loss, or under a softmax layer.
     """
-    input_shape = _check_input_shape(input_shape)
-    embedding_dim = _check_positive_int(embedding_dim, "embedding_dim", 16)
+    input_shape = check_input_shape(input_shape)
+    embedding_dim = check_int(embedding_dim, "embedding_dim", example=16)
+    filters = check_ints(filters, "filters", example=(32, 64))
     inputs = keras.Input(input_shape, name="image")
     x = inputs
     for i, f in enumerate(filters, start=1):
@@ -177,7 +170,7 @@ def build_embedding_backbone(input_shape=(28, 28, 1), embedding_dim=16, filters=
 
 def build_softmax_classifier(backbone, num_classes):
     """The backbone under a dense softmax layer: the usual classifier, for comparison."""
-    _check_num_classes(num_classes)
+    num_classes = check_num_classes(num_classes)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(backbone.output)
     return keras.Model(backbone.input, outputs, name="softmax_classifier")
 

@@ -20,38 +20,17 @@ Transposed convolutions, by formula and by hand:
     checkerboard_demo(kernel_size=3, strides=2)                      # uneven overlap -> checkerboard
 """
 
-import numbers
-
+import keras
 import numpy as np
+from keras import layers
 
-from course_lib import runtime
-
-runtime.quiet_tensorflow()
-
-import keras  # noqa: E402  (after quiet_tensorflow)
-from keras import layers  # noqa: E402
-
-from course_lib.data.scenes import check_segmentation_data  # noqa: E402
-from course_lib.metrics.segmentation import mean_iou, per_class_iou, pixel_accuracy  # noqa: E402
-from course_lib.models.classic import _check_input_shape, _check_num_classes  # noqa: E402
+from course_lib._validation import (check_choice, check_input_shape, check_int, check_ints, check_num_classes,
+                                    check_number, is_int)
+from course_lib.data.scenes import check_segmentation_data
+from course_lib.metrics.segmentation import mean_iou, per_class_iou, pixel_accuracy
 
 UPSAMPLING_METHODS = ("transposed", "bilinear")
 CHECKERBOARD_METHODS = ("transposed", "resize_conv")
-
-
-def _check_positive_int(value, name, example):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} should be a positive int, e.g. {name}={example}. "
-                         f"Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_filters(filters):
-    if isinstance(filters, int) or not filters or not all(
-            isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in filters):
-        raise ValueError(f"filters should be a non-empty tuple of positive ints, one per block, "
-                         f"e.g. filters=(16, 32, 64). Received: filters={filters!r}")
-    return tuple(filters)
 
 
 def _check_divisible(input_shape, times, what, fix, received):
@@ -103,13 +82,11 @@ def transposed_conv_output_size(input_size, kernel_size, strides=1, padding="val
     >>> transposed_conv_output_size(4, kernel_size=3, strides=2, padding=1)      # 9 - 2
     7
     """
-    input_size = _check_positive_int(input_size, "input_size", 4)
-    kernel_size = _check_positive_int(kernel_size, "kernel_size", 3)
-    strides = _check_positive_int(strides, "strides", 2)
-    if output_padding is not None and (isinstance(output_padding, bool) or not isinstance(
-            output_padding, numbers.Integral) or output_padding < 0):
-        raise ValueError(f"output_padding should be None or an int >= 0 (smaller than strides in Keras), "
-                         f"e.g. output_padding=1. Received: output_padding={output_padding!r}")
+    input_size = check_int(input_size, "input_size", example=4)
+    kernel_size = check_int(kernel_size, "kernel_size", example=3)
+    strides = check_int(strides, "strides", example=2)
+    output_padding = check_int(output_padding, "output_padding", minimum=0, example=1, allow_none=True,
+                               hint="Keras wants it smaller than strides.")
     if isinstance(padding, str) and padding.lower() in ("valid", "same"):
         if padding.lower() == "valid":
             extra = max(kernel_size, strides) - kernel_size if output_padding is None else output_padding
@@ -117,7 +94,7 @@ def transposed_conv_output_size(input_size, kernel_size, strides=1, padding="val
         if output_padding is None:
             return input_size * strides
         return (input_size - 1) * strides + kernel_size % 2 + output_padding
-    if isinstance(padding, bool) or not isinstance(padding, numbers.Integral) or padding < 0:
+    if not is_int(padding) or padding < 0:
         raise ValueError(f'padding should be "valid", "same" or an int >= 0 (zeros cropped from each '
                          f'side of the output). Received: padding={padding!r}')
     size = (input_size - 1) * strides - 2 * padding + kernel_size + (output_padding or 0)
@@ -141,7 +118,7 @@ def insert_zeros(x, strides=2):
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"x should be a 2-D array (height, width), one channel. Received: x.shape={x.shape}")
-    strides = _check_positive_int(strides, "strides", 2)
+    strides = check_int(strides, "strides", example=2)
     out = np.zeros(((x.shape[0] - 1) * strides + 1, (x.shape[1] - 1) * strides + 1), dtype=x.dtype)
     out[::strides, ::strides] = x
     return out
@@ -209,11 +186,10 @@ def checkerboard_demo(input_size=6, kernel_size=3, strides=2, method="transposed
     Returns:
         float64 array `(input_size * strides, input_size * strides)`.
     """
-    input_size = _check_positive_int(input_size, "input_size", 6)
-    kernel_size = _check_positive_int(kernel_size, "kernel_size", 3)
-    strides = _check_positive_int(strides, "strides", 2)
-    if method not in CHECKERBOARD_METHODS:
-        raise ValueError(f"method should be one of {CHECKERBOARD_METHODS}. Received: method={method!r}")
+    input_size = check_int(input_size, "input_size", example=6)
+    kernel_size = check_int(kernel_size, "kernel_size", example=3)
+    strides = check_int(strides, "strides", example=2)
+    check_choice(method, "method", CHECKERBOARD_METHODS)
     ones = keras.initializers.Ones()
     inputs = keras.Input((input_size, input_size, 1))
     if method == "transposed":
@@ -261,8 +237,8 @@ def bilinear_upsampling_kernel(factor, channels):
     Returns:
         float32 array `(2 * factor, 2 * factor, channels, channels)` (Keras' kernel layout).
     """
-    factor = _check_positive_int(factor, "factor", 8)
-    channels = _check_positive_int(channels, "channels", 5)
+    factor = check_int(factor, "factor", example=8)
+    channels = check_int(channels, "channels", example=5)
     size = 2 * factor
     center = factor - 0.5
     profile = 1 - np.abs(np.arange(size) - center) / factor
@@ -364,14 +340,13 @@ def build_fcn(input_shape=(64, 64, 1), num_classes=5, filters=(16, 32, 64), upsa
     >>> build_fcn((64, 64, 1), num_classes=5).count_params()
     87157
     """
-    input_shape = _check_input_shape(input_shape)
-    _check_num_classes(num_classes)
-    filters = _check_filters(filters)
-    if upsampling not in UPSAMPLING_METHODS:
-        raise ValueError(f"upsampling should be one of {UPSAMPLING_METHODS}. Received: upsampling={upsampling!r}")
+    input_shape = check_input_shape(input_shape, example=(64, 64, 1))
+    check_num_classes(num_classes, example=5)
+    filters = check_ints(filters, "filters", example=(16, 32, 64))
+    check_choice(upsampling, "upsampling", UPSAMPLING_METHODS)
     _check_divisible(input_shape, len(filters), f"An FCN with {len(filters)} blocks", "fewer filters entries",
                      f"filters={filters!r}")
-    if isinstance(skip_levels, bool) or not isinstance(skip_levels, int) or not 0 <= skip_levels < len(filters):
+    if not is_int(skip_levels) or not 0 <= skip_levels < len(filters):
         raise ValueError(f"skip_levels should be an int from 0 to len(filters) - 1 = {len(filters) - 1} (0: one "
                          f"upsampling, FCN-32s style; 1: FCN-16s; 2: FCN-8s). Received: skip_levels={skip_levels!r}")
     pools = []
@@ -445,10 +420,10 @@ def build_unet(input_shape=(64, 64, 1), num_classes=5, base_filters=16, depth=3,
     >>> build_unet((64, 64, 1), num_classes=5).output_shape
     (None, 64, 64, 5)
     """
-    input_shape = _check_input_shape(input_shape)
-    _check_num_classes(num_classes)
-    base_filters = _check_positive_int(base_filters, "base_filters", 16)
-    depth = _check_positive_int(depth, "depth", 3)
+    input_shape = check_input_shape(input_shape, example=(64, 64, 1))
+    check_num_classes(num_classes, example=5)
+    base_filters = check_int(base_filters, "base_filters", example=16)
+    depth = check_int(depth, "depth", example=3)
     _check_divisible(input_shape, depth, f"A U-Net with depth={depth}", "a smaller depth", f"depth={depth}")
     inputs = keras.Input(input_shape, name="image")
     x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)
@@ -481,9 +456,7 @@ def compile_segmentation_model(model, learning_rate=1e-3):
     Returns:
         The model (compiled in place).
     """
-    if not isinstance(learning_rate, numbers.Real) or isinstance(learning_rate, bool) or not learning_rate > 0:
-        raise ValueError(f"learning_rate should be a number > 0, e.g. learning_rate=1e-3. "
-                         f"Received: learning_rate={learning_rate!r}")
+    check_number(learning_rate, "learning_rate", low=1e-12, high=10.0, example=1e-3)
     num_classes = int(model.output_shape[-1])
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss="sparse_categorical_crossentropy",
@@ -524,8 +497,8 @@ def fit_segmentation_model(model, images, masks, epochs=10, batch_size=32, valid
         raise ValueError(f"The model takes images of shape {expected}, but images have shape "
                          f"{images.shape[1:]}; build the model with input_shape={images.shape[1:]} "
                          f"or resize the images.")
-    epochs = _check_positive_int(epochs, "epochs", 10)
-    batch_size = _check_positive_int(batch_size, "batch_size", 32)
+    epochs = check_int(epochs, "epochs", example=10)
+    batch_size = check_int(batch_size, "batch_size", example=32)
     callbacks = []
     if cosine_decay:
         initial = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
@@ -651,8 +624,8 @@ def build_mask_head(input_shape=(28, 28, 1), num_classes=4, filters=(16, 32)):
         An uncompiled `keras.Model` with inputs {"crops": (batch, h, w, c), "class_id": (batch,)}
         and output `(batch, h, w)`, the probability that each cell of the box is the object.
     """
-    _check_num_classes(num_classes)
-    filters = _check_filters(filters)
+    check_num_classes(num_classes, example=5)
+    filters = check_ints(filters, "filters", example=(16, 32, 64))
     crops = keras.Input(tuple(input_shape), name="crops")
     class_id = keras.Input((), dtype="int32", name="class_id")
     scaled = layers.Rescaling(1.0 / 255, name="rescaling")(crops)
