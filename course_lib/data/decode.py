@@ -45,7 +45,7 @@ def _to_mode(image, color_mode):
 
 
 def _decode(file_path, image_size, color_mode):
-    """Decodes one file: EXIF rotation, mode conversion, bilinear resize.
+    """Decodes one file: EXIF rotation, mode conversion, resize (area average or bilinear).
 
     Returns (uint8 array of shape image_size + (channels,), or None when
     `image_size` is None (only check that the file decodes), original
@@ -59,10 +59,15 @@ def _decode(file_path, image_size, color_mode):
         image.load()  # the whole file is read: a truncated or corrupt one raises here
         if image_size is None:
             return None, original_size
-        image = _to_mode(ImageOps.exif_transpose(image), color_mode)
+        ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
+        image = _to_mode(image, color_mode)
         height, width = image_size
         if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.BILINEAR)
+            # Shrinking: each output pixel averages the input pixels it covers (draft already
+            # did most of the shrinking, in libjpeg); enlarging: bilinear, as Keras.
+            shrinking = image.width >= width and image.height >= height
+            method = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
+            image = image.resize((width, height), method)
         array = np.asarray(image)
     return (array[..., None] if array.ndim == 2 else array), original_size
 
