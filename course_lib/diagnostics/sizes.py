@@ -12,12 +12,8 @@ The formula, for one spatial dimension of size W, kernel K, padding P, stride S:
 Keras' padding="valid" is P = 0; padding="same" gives out = ceil(W / S).
 """
 
+from course_lib._validation import check_input_shape, check_int, is_int
 
-
-def _check_int(value, name, minimum, example):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} should be an int >= {minimum}, e.g. {name}={example}. "
-                         f"Received: {name}={value!r}")
 
 
 def conv_output_size(input_size, kernel_size, stride=1, padding="valid"):
@@ -44,15 +40,15 @@ def conv_output_size(input_size, kernel_size, stride=1, padding="valid"):
     >>> conv_output_size(32, kernel_size=5, stride=1, padding=2)
     32
     """
-    _check_int(input_size, "input_size", 1, 28)
-    _check_int(kernel_size, "kernel_size", 1, 3)
-    _check_int(stride, "stride", 1, 1)
+    input_size = check_int(input_size, "input_size", example=28)
+    kernel_size = check_int(kernel_size, "kernel_size", example=3)
+    stride = check_int(stride, "stride", example=1)
     if padding == "same":
         return -(-input_size // stride)
     if padding == "valid":
         pad = 0
-    elif isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0:
-        pad = padding
+    elif is_int(padding) and padding >= 0:
+        pad = int(padding)
     else:
         raise ValueError(f'padding should be "valid", "same" or an int >= 0 (zeros on each side). '
                          f"Received: padding={padding!r}")
@@ -72,9 +68,9 @@ def conv_params(kernel_size, in_channels, filters, use_bias=True):
     >>> conv_params(3, in_channels=3, filters=64)     # VGG-16's first layer: 1,728 weights + 64 biases
     1792
     """
-    _check_int(kernel_size, "kernel_size", 1, 3)
-    _check_int(in_channels, "in_channels", 1, 3)
-    _check_int(filters, "filters", 1, 32)
+    kernel_size = check_int(kernel_size, "kernel_size", example=3)
+    in_channels = check_int(in_channels, "in_channels", example=3)
+    filters = check_int(filters, "filters", example=32)
     return kernel_size * kernel_size * in_channels * filters + (filters if use_bias else 0)
 
 
@@ -102,11 +98,7 @@ def trace_shapes(input_shape, layers):
     pool 2x2 stride 2 (119, 119, 48) 0
     conv 48 3x3 (117, 117, 48) 20784
     """
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(isinstance(s, int) and s > 0 for s in input_shape)):
-        raise ValueError(f"input_shape should be (height, width, channels), e.g. (240, 240, 3). "
-                         f"Received: input_shape={input_shape!r}")
-    height, width, channels = input_shape
+    height, width, channels = check_input_shape(input_shape, example=(240, 240, 3))
     rows = []
     for spec in layers:
         if not isinstance(spec, (tuple, list)) or not spec or spec[0] not in ("conv", "pool"):
@@ -147,11 +139,9 @@ def receptive_field(num_layers, kernel_size=3):
     Three 3x3 layers see 7x7 pixels (like one 7x7 layer) with 3*9*C^2 instead of
     49*C^2 weights: the reason VGG uses only 3x3 kernels.
     """
-    _check_int(num_layers, "num_layers", 1, 3)
-    _check_int(kernel_size, "kernel_size", 1, 3)
+    num_layers = check_int(num_layers, "num_layers", example=3)
+    kernel_size = check_int(kernel_size, "kernel_size", example=3)
     return 1 + num_layers * (kernel_size - 1)
-
-
 
 
 def weight_sharing_params(input_shape, kernel_size=3, filters=32):
@@ -172,13 +162,9 @@ def weight_sharing_params(input_shape, kernel_size=3, filters=32):
     >>> weight_sharing_params((28, 28, 1), kernel_size=3, filters=32)
     {'fully_connected': 16981120, 'locally_connected': 216320, 'convolutional': 320}
     """
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_shape)):
-        raise ValueError(f"input_shape should be (height, width, channels), e.g. (28, 28, 1). "
-                         f"Received: input_shape={input_shape!r}")
-    height, width, channels = input_shape
-    _check_int(kernel_size, "kernel_size", 1, 3)
-    _check_int(filters, "filters", 1, 32)
+    height, width, channels = check_input_shape(input_shape, example=(28, 28, 1))
+    kernel_size = check_int(kernel_size, "kernel_size", example=3)
+    filters = check_int(filters, "filters", example=32)
     out_h, out_w = height - kernel_size + 1, width - kernel_size + 1
     if out_h < 1 or out_w < 1:
         raise ValueError(f"kernel_size ({kernel_size}) is larger than the input ({height}x{width}). "

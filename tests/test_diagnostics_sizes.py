@@ -1,10 +1,14 @@
+"""Tests for course_lib.diagnostics.sizes: output sizes and parameter counts by formula, against Keras."""
+
+import subprocess
+import sys
+
 import keras
+import numpy as np
 import pytest
 
 from course_lib.diagnostics.sizes import (conv_output_size, conv_params, receptive_field, trace_shapes,
                                           weight_sharing_params)
-from course_lib.diagnostics.tables import layer_table
-from course_lib.models.classic import build_toy_cnn, build_vgg16
 
 
 def test_conv_output_size_formula():
@@ -14,6 +18,7 @@ def test_conv_output_size_formula():
     assert conv_output_size(32, 5, padding=2) == 32
     assert conv_output_size(28, 3, stride=2, padding="same") == 14
     assert conv_output_size(7, 2, stride=2) == 3  # floor
+    assert conv_output_size(np.int64(7), np.int64(3), padding=np.int64(1)) == 7   # NumPy ints pass, as sizes do
 
 
 @pytest.mark.parametrize("size, stride, padding", [(28, 1, "same"), (28, 2, "same"), (27, 2, "same"),
@@ -25,8 +30,11 @@ def test_conv_output_size_agrees_with_keras(size, stride, padding):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(input_size=0, kernel_size=3), r"input_size should be an int >= 1.*Received: input_size=0"),
-    (dict(input_size=5, kernel_size=3, stride=0), r"stride should be an int >= 1.*Received: stride=0"),
+    (dict(input_size=0, kernel_size=3), r"input_size should be a positive int \(e.g. input_size=28\). "
+                                        r"Received: input_size=0"),
+    (dict(input_size=5, kernel_size=3, stride=0), r"stride should be a positive int.*Received: stride=0"),
+    (dict(input_size=5, kernel_size=True), r"kernel_size should be a positive int.*Received: kernel_size=True"),
+    (dict(input_size=5, kernel_size=3, padding=-1), r'padding should be "valid", "same" or an int >= 0'),
     (dict(input_size=5, kernel_size=3, padding="full"), r'padding should be "valid", "same" or an int.*'),
     (dict(input_size=2, kernel_size=5), r"kernel \(5\) is larger than the padded input"),
 ])
@@ -46,7 +54,8 @@ def test_lecture_exercise_240_by_240():
 
 
 def test_trace_shapes_errors():
-    with pytest.raises(ValueError, match=r"input_shape should be \(height, width, channels\)"):
+    with pytest.raises(ValueError, match=r"input_shape should be \(height, width, channels\) of positive ints, "
+                                         r"e.g. input_shape=\(240, 240, 3\). Received: input_shape=\(240, 240\)"):
         trace_shapes((240, 240), [])
     with pytest.raises(ValueError, match=r'Each layer should be \("conv".*Received: \(\'dense\', 10\)'):
         trace_shapes((8, 8, 1), [("dense", 10)])
@@ -54,61 +63,6 @@ def test_trace_shapes_errors():
         trace_shapes((8, 8, 1), [("conv", 4)])
     with pytest.raises(ValueError, match=r"A pooling layer is"):
         trace_shapes((8, 8, 1), [("pool",)])
-
-
-@pytest.fixture(scope="module")
-def vgg_table():
-    return layer_table(build_vgg16())
-
-
-def test_layer_table_reproduces_the_lecture_vgg16_rows(vgg_table):
-    conv1 = vgg_table.row("block1_conv1")
-    assert conv1["output_shape"] == (224, 224, 64)
-    assert conv1["activations"] == 224 * 224 * 64 == 3_211_264
-    assert conv1["weights"] == (3 * 3 * 3) * 64 == 1_728
-    assert vgg_table.row("input")["activations"] == 150_528
-    assert vgg_table.row("block5_pool")["output_shape"] == (7, 7, 512)
-    assert vgg_table.row("fc1")["weights"] == 7 * 7 * 512 * 4096 == 102_760_448
-    assert vgg_table.row("fc2")["weights"] == 16_777_216
-    assert vgg_table.row("predictions")["weights"] == 4_096_000
-
-
-def test_layer_table_vgg16_totals(vgg_table):
-    assert vgg_table.total_params == 138_357_544
-    assert vgg_table.total_weights == 138_344_128
-    # the rows sum to 15.2M values (61 MB), not the slide's "24M, ~96 MB"
-    assert vgg_table.total_activations == 15_237_608
-    assert vgg_table.total_memory_bytes == 60_950_432
-    assert vgg_table.row("flatten")["counted"] is False
-    assert vgg_table.largest("memory_bytes", n=2) == ["block1_conv1", "block1_conv2"]
-    assert vgg_table.largest("params", n=1) == ["fc1"]
-    text = str(vgg_table)
-    assert "15,237,608" in text and "60.95 MB" in text and "138,357,544" in text
-
-
-def test_layer_table_toy_cnn_and_errors():
-    table = layer_table(build_toy_cnn())
-    assert table.total_params == 421_642
-    assert table.row("conv_1")["activations"] == 28 * 28 * 32
-    assert layer_table(build_toy_cnn(), bytes_per_value=2).total_memory_bytes == table.total_activations * 2
-    with pytest.raises(ValueError, match=r"No layer named 'conv_9'"):
-        table.row("conv_9")
-    with pytest.raises(ValueError, match=r'key should be "activations"'):
-        table.largest("flops")
-    with pytest.raises(ValueError, match=r"model should be a keras.Model.*Received: model of type str"):
-        layer_table("vgg16")
-    with pytest.raises(ValueError, match=r"bytes_per_value should be 4"):
-        layer_table(build_toy_cnn(), bytes_per_value=3)
-
-    class Subclassed(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = keras.layers.Dense(2)
-
-        def call(self, x):
-            return self.dense(x)
-    with pytest.raises(ValueError, match=r"build .* with keras.Input"):
-        layer_table(Subclassed())
 
 
 def test_weight_sharing_params_against_keras():
@@ -123,9 +77,10 @@ def test_weight_sharing_params_against_keras():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(input_shape=(28, 28)), r"input_shape should be \(height, width, channels\).*\(28, 28\)"),
+    (dict(input_shape=(28, 28)), r"input_shape should be \(height, width, channels\).*e.g. "
+                                 r"input_shape=\(28, 28, 1\). Received: input_shape=\(28, 28\)"),
     (dict(input_shape=(4, 4, 1), kernel_size=5), r"kernel_size \(5\) is larger than the input \(4x4\)"),
-    (dict(input_shape=(4, 4, 1), filters=0), r"filters should be an int >= 1"),
+    (dict(input_shape=(4, 4, 1), filters=0), r"filters should be a positive int \(e.g. filters=32\)"),
 ])
 def test_weight_sharing_params_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -137,3 +92,14 @@ def test_sizes_doctests():
 
     import course_lib.diagnostics.sizes as module
     assert doctest.testmod(module).failed == 0
+
+
+def test_the_diagnostics_that_need_no_model_import_no_tensorflow():
+    # Formulas, curves, searches and the mistakes gallery are NumPy: importing them stays instant.
+    code = ("import sys\n"
+            "import course_lib.diagnostics.sizes, course_lib.diagnostics.curves, course_lib.diagnostics.search\n"
+            "import course_lib.diagnostics.mistakes, course_lib.diagnostics.filters, course_lib.diagnostics.checks\n"
+            "import course_lib.diagnostics.tables\n"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
