@@ -124,8 +124,10 @@ def test_plateau_and_noisy():
 
 
 def test_diagnose_errors():
-    with pytest.raises(ValueError, match=r"num_classes should be an int >= 2.*Received: num_classes=1"):
+    with pytest.raises(ValueError, match=r"num_classes should be an int >= 2.*Pass None to skip the chance-level "
+                                         r"check. Received: num_classes=1"):
         diagnose_history(HEALTHY, num_classes=1)
+    assert diagnose_history({"loss": [2.30, 2.30, 2.30]}, num_classes=np.int64(10))[0].name == "chance_level"
     with pytest.raises(ValueError, match=r"training loss under 'loss'.*Available keys: \['accuracy'\]"):
         diagnose_history({"accuracy": [0.5, 0.6]})
 

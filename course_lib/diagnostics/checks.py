@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from course_lib._validation import check_int, check_num_classes
+
 
 def _first_batches(dataset, max_examples):
     """Returns (x, y) NumPy arrays with at most `max_examples` from a tf.data dataset or an (x, y) tuple."""
@@ -61,12 +63,6 @@ def _cross_entropy(outputs, labels):
     return float(-log_probs[np.arange(len(labels)), labels].mean())
 
 
-def _check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-        raise ValueError(f"num_classes should be an int >= 2, e.g. num_classes=10. "
-                         f"Received: num_classes={num_classes!r}")
-
-
 def check_initial_loss(model, dataset, num_classes, max_examples=512, tolerance=0.25, verbose=True):
     """Compares the untrained model's cross-entropy with ln(num_classes).
 
@@ -94,7 +90,8 @@ def check_initial_loss(model, dataset, num_classes, max_examples=512, tolerance=
     >>> check_initial_loss(build_toy_cnn(), (x_train, y_train), num_classes=10)
     Initial loss 2.303, expected ln(10) = 2.303: OK
     """
-    _check_num_classes(num_classes)
+    num_classes = check_num_classes(num_classes)
+    max_examples = check_int(max_examples, "max_examples", example=512)
     x, y = _first_batches(dataset, max_examples)
     outputs = np.asarray(model.predict(x, verbose=0, batch_size=128))
     if outputs.ndim != 2 or outputs.shape[1] != num_classes:
@@ -136,11 +133,8 @@ def overfit_small_batch(model, dataset, epochs=50, num_examples=32, verbose=True
     Raises:
         ValueError: the model is not compiled, or bad arguments.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs should be an int >= 1, e.g. epochs=50. Received: epochs={epochs!r}")
-    if isinstance(num_examples, bool) or not isinstance(num_examples, int) or num_examples < 1:
-        raise ValueError(f"num_examples should be an int >= 1, e.g. num_examples=32. "
-                         f"Received: num_examples={num_examples!r}")
+    epochs = check_int(epochs, "epochs", example=50)
+    num_examples = check_int(num_examples, "num_examples", example=32)
     if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
         raise ValueError(
             "model should be compiled first, e.g. model.compile(optimizer='adam', "
@@ -183,6 +177,7 @@ def check_regularization_loss(build_model, dataset, l2_factors=(0.0, 1e-3, 1e-2)
     if len(factors) < 2 or any(b <= a for a, b in zip(factors, factors[1:])):
         raise ValueError(f"l2_factors should hold at least two increasing values, e.g. (0.0, 1e-3, 1e-2). "
                          f"Received: l2_factors={l2_factors!r}")
+    max_examples = check_int(max_examples, "max_examples", example=256)
     import keras
     x, y = _first_batches(dataset, max_examples)
     losses = []

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from course_lib._validation import check_num_classes
+
 
 def history_to_dict(history):
     """Returns `{metric: list of floats}` from a History, an object with `.history`, or a dict.
@@ -196,12 +198,8 @@ def diagnose_history(history, num_classes=None):
     chance_level
     """
     data = history_to_dict(history)
-    if num_classes is not None and (
-            isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer))
-            or num_classes < 2):
-        raise ValueError(
-            f"num_classes should be an int >= 2 (e.g. 10 for Fashion-MNIST) or None. "
-            f"Received: num_classes={num_classes!r}")
+    if num_classes is not None:
+        num_classes = check_num_classes(num_classes, hint="Pass None to skip the chance-level check.")
     if "loss" not in data or not data["loss"]:
         raise ValueError(
             f"history should hold the training loss under 'loss'. Available keys: "

@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from course_lib._validation import check_int, check_seed
+
 _KINDS = ("log", "uniform", "int")
 
 
@@ -52,9 +54,8 @@ def sample_hyperparameters(space, num_trials=10, seed=1337):
         A list of dicts name -> value.
     """
     _check_space(space)
-    if isinstance(num_trials, bool) or not isinstance(num_trials, int) or num_trials < 1:
-        raise ValueError(f"num_trials should be an int >= 1. Received: num_trials={num_trials!r}")
-    rng = np.random.default_rng(seed)
+    num_trials = check_int(num_trials, "num_trials", example=10)
+    rng = np.random.default_rng(check_seed(seed))
     samples = []
     for _ in range(num_trials):
         params = {}
@@ -116,8 +117,7 @@ def refine_space(trials, space, top_k=3, margin=0.5):
     if not finite:
         raise ValueError("trials should hold at least one trial with a finite score, as returned "
                          f"by random_search. Received: {len(trials or [])} trial(s) without one")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"top_k should be an int >= 1. Received: top_k={top_k!r}")
+    top_k = check_int(top_k, "top_k", example=3)
     best = sorted(finite, key=lambda t: -t["score"])[:top_k]
     refined = {}
     for name, spec in space.items():
