@@ -22,6 +22,17 @@ def data():
     return make_moving_fashion(400, seed=5)
 
 
+def clips_whose_motion_matches_the_label(data, speed):
+    """How many clips change, frame to frame, most like a shift of `speed` pixels in their label's direction."""
+    shifts = {"right": (0, speed), "left": (0, -speed), "down": (speed, 0), "up": (-speed, 0)}
+    correct = 0
+    for clip, label in zip(data.clips[..., 0].astype(float), data.labels):
+        errors = {name: np.abs(np.roll(clip[:-1], (dy, dx), axis=(1, 2)) - clip[1:]).mean()
+                  for name, (dy, dx) in shifts.items()}
+        correct += min(errors, key=errors.get) == MOTION_CLASSES[label]
+    return correct
+
+
 def test_shapes_dtypes_and_balanced_labels(data):
     assert isinstance(data, VideoClips)
     assert data.clips.shape == (400, 8, 32, 32, 1) and data.clips.dtype == np.uint8
@@ -43,13 +54,7 @@ def test_the_clips_of_the_lab_stay_the_same():
 def test_frames_may_be_wider_than_tall_and_the_item_still_moves_with_the_label():
     data = make_moving_fashion(40, num_frames=3, image_size=(20, 36), seed=3)
     assert data.clips.shape == (40, 3, 20, 36, 1)
-    shifts = {"right": (0, 2), "left": (0, -2), "down": (2, 0), "up": (-2, 0)}
-    correct = 0
-    for clip, label in zip(data.clips[..., 0].astype(float), data.labels):
-        errors = {name: np.abs(np.roll(clip[:-1], (dy, dx), axis=(1, 2)) - clip[1:]).mean()
-                  for name, (dy, dx) in shifts.items()}
-        correct += min(errors, key=errors.get) == MOTION_CLASSES[label]
-    assert correct >= 36
+    assert clips_whose_motion_matches_the_label(data, speed=2) >= 36
 
 
 def test_same_seed_same_clips_prefix_and_splits_differ():
@@ -68,13 +73,7 @@ def test_the_label_is_the_direction_of_the_motion():
     # between frames better than the three others in nearly every clip (in the rest, a large
     # still item hides most of a small moving one).
     data = make_moving_fashion(200, num_frames=4, speed=2, seed=9)
-    shifts = {"right": (0, 2), "left": (0, -2), "down": (2, 0), "up": (-2, 0)}
-    correct = 0
-    for clip, label in zip(data.clips[..., 0].astype(float), data.labels):
-        errors = {name: np.abs(np.roll(clip[:-1], (dy, dx), axis=(1, 2)) - clip[1:]).mean()
-                  for name, (dy, dx) in shifts.items()}
-        correct += min(errors, key=errors.get) == MOTION_CLASSES[label]
-    assert correct >= 190
+    assert clips_whose_motion_matches_the_label(data, speed=2) >= 190
 
 
 def test_a_single_frame_says_nothing_about_the_label():
