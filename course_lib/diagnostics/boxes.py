@@ -1,17 +1,20 @@
 """Plots and tables for object detection: boxes on images, NMS before/after, precision-recall, AP per class.
 
-    plot_detections(image, ground_truth, detection, class_names=scenes.class_names)
+    plot_detections(images, ground_truths, detections, class_names=scenes.class_names, num_images=4)
     plot_nms(boxes, scores, keep)
     plot_precision_recall(detections, ground_truths, class_names)
     print(map_table(mean_average_precision(detections, ground_truths), class_names))
 
-Boxes are "xyxy" `(x_min, y_min, x_max, y_max)` in pixels; each function takes `ax=None`
-(or `axes`) and returns what it drew on.
+Boxes are "xyxy" `(x_min, y_min, x_max, y_max)` in pixels. Each plot takes `ax=None` and
+returns what it drew on: one Axes for a single panel, the 1-D array of `course_lib.image_grid`
+for several.
 """
 
 import numpy as np
 
-from course_lib.metrics.detection import precision_recall_curve, average_precision
+from course_lib._validation import check_int
+from course_lib.image_grid import image_grid, show_image
+from course_lib.metrics.detection import average_precision, precision_recall_curve
 
 
 def _color(class_id):
@@ -44,10 +47,7 @@ def plot_boxes(image, boxes, labels=None, scores=None, class_names=None, ax=None
     if ax is None:
         _, ax = plt.subplots(figsize=(3, 3))
     if image is not None:
-        image = np.asarray(image)
-        if image.ndim == 3 and image.shape[-1] == 1:
-            image = image[..., 0]
-        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
+        show_image(ax, image)
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         label = None if labels is None else int(np.asarray(labels)[i])
         edge = color if color is not None else (_color(label) if label is not None else "yellow")
@@ -64,7 +64,7 @@ def plot_boxes(image, boxes, labels=None, scores=None, class_names=None, ax=None
     return ax
 
 
-def plot_detections(images, ground_truths, detections=None, class_names=None, max_images=4, axes=None):
+def plot_detections(images, ground_truths, detections=None, class_names=None, num_images=4, ax=None):
     """Ground truth (dashed) and predictions (solid, with scores) on the first images, one panel each.
 
     Args:
@@ -72,53 +72,49 @@ def plot_detections(images, ground_truths, detections=None, class_names=None, ma
         ground_truths: list of dicts `{"boxes", "labels"}` (e.g. `scenes.ground_truths()`).
         detections: list of dicts `{"boxes", "labels", "scores"}` (from `detect`), or None.
         class_names: names indexed by class id, background first.
-        max_images: panels to draw.
-        axes: None, or a sequence of at least `max_images` Axes.
+        num_images: panels to draw (at most `len(images)`).
+        ax: None for a new figure, or at least `num_images` Axes.
 
     Returns:
-        The array of Axes.
+        The 1-D array of Axes of `image_grid`, one per image.
     """
-    import matplotlib.pyplot as plt
-    count = min(int(max_images), len(images))
-    if axes is None:
-        _, axes = plt.subplots(1, count, figsize=(2.6 * count, 2.9), squeeze=False)
-    axes = np.asarray(axes).reshape(-1)[:count]
-    for i, ax in enumerate(axes):
+    num_images = min(check_int(num_images, "num_images", example=4), len(images))
+    axes = image_grid(num_images, ax=ax, size=2.6)
+    for i, axis in enumerate(axes):
         gt = ground_truths[i]
-        plot_boxes(images[i], gt["boxes"], gt["labels"], class_names=None, ax=ax, linestyle="--")
+        plot_boxes(images[i], gt["boxes"], gt["labels"], class_names=None, ax=axis, linestyle="--")
+        title = f"{len(gt['boxes'])} objects"
         if detections is not None:
             det = detections[i]
-            plot_boxes(None, det["boxes"], det["labels"], det["scores"], class_names, ax=ax)
-        ax.set_title(f"{len(gt['boxes'])} objects" + ("" if detections is None else
-                                                      f", {len(detections[i]['boxes'])} found"), fontsize=8)
+            plot_boxes(None, det["boxes"], det["labels"], det["scores"], class_names, ax=axis)
+            title += f", {len(det['boxes'])} found"
+        axis.set_title(title, fontsize=8)
     return axes
 
 
-def plot_nms(boxes, scores, keep, image=None, axes=None):
+def plot_nms(boxes, scores, keep, image=None, ax=None):
     """Two panels: every candidate box with its score, then the boxes NMS kept.
 
     Args:
         boxes: `(n, 4)` candidates; scores: `(n,)`; keep: indices kept (`non_max_suppression`).
         image: optional background image.
-        axes: None, or two Axes.
+        ax: None for a new figure, or two Axes.
 
     Returns:
-        The two Axes.
+        The 1-D array of the two Axes (`image_grid`).
     """
-    import matplotlib.pyplot as plt
     boxes, scores = np.asarray(boxes, dtype="float64"), np.asarray(scores, dtype="float64")
     keep = np.asarray(keep, dtype="int64")
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(7, 3.5))
+    axes = image_grid(2, ax=ax, size=3.5)
     extent = boxes.max() + 5 if image is None else None
-    for ax, chosen, title in ((axes[0], np.arange(len(boxes)), f"before NMS: {len(boxes)} boxes"),
-                              (axes[1], keep, f"after NMS: {len(keep)} kept")):
-        plot_boxes(image, boxes[chosen], scores=scores[chosen], ax=ax, color="tab:red")
+    for axis, chosen, title in ((axes[0], np.arange(len(boxes)), f"before NMS: {len(boxes)} boxes"),
+                                (axes[1], keep, f"after NMS: {len(keep)} kept")):
+        plot_boxes(image, boxes[chosen], scores=scores[chosen], ax=axis, color="tab:red")
         if extent is not None:
-            ax.set_xlim(0, extent)
-            ax.set_ylim(extent, 0)
-            ax.set_aspect("equal")
-        ax.set_title(title, fontsize=9)
+            axis.set_xlim(0, extent)
+            axis.set_ylim(extent, 0)
+            axis.set_aspect("equal")
+        axis.set_title(title, fontsize=9)
     return axes
 
 

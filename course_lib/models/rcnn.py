@@ -14,7 +14,7 @@ offsets relative to it, then keep the best boxes with per-class non-max suppress
     detections, cost = fast_rcnn_detect(fast, test_images)              # 1 backbone pass per image
 
 Faster R-CNN replaces the windows by a small network (the RPN) that scores anchors
-and proposes regions: the anchors, targets and loss of `course_lib.models.detection`.
+and proposes regions: the anchors, targets of `course_lib.models.anchors` and the loss of `course_lib.models.detection`.
 """
 
 import time
@@ -24,9 +24,11 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from course_lib.models.detection import (_check_anchors, _check_images, _check_num_classes, _check_pair,
-                                         _check_threshold, _small_cnn_trunk, assign_anchors, detect,
-                                         make_anchors, postprocess_detections)
+from course_lib._validation import (check_image_size, check_input_shape, check_int, check_ints, check_num_classes,
+                                    check_number)
+from course_lib.models.anchors import assign_anchors, check_anchors, make_anchors
+from course_lib.models.detection import (BACKGROUND_HINT, check_images, conv_pool_blocks, detect,
+                                         postprocess_detections)
 
 
 def make_sliding_windows(image_size=(64, 64), stride=8, sizes=(16, 28), aspect_ratios=(0.5, 1.0, 2.0)):
@@ -38,10 +40,11 @@ def make_sliding_windows(image_size=(64, 64), stride=8, sizes=(16, 28), aspect_r
     Returns:
         float32 array `(num_windows, 4)` of "xyxy" boxes (384 for the defaults on 64x64).
     """
-    height, width = _check_pair(image_size, "image_size", "(64, 64)")
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1 or height % stride or width % stride:
-        raise ValueError(f"stride should be a positive int dividing the image's height and width, e.g. "
-                         f"stride=8 for 64x64 images. Received: stride={stride!r}, image_size=({height}, {width})")
+    height, width = check_image_size(image_size)
+    stride = check_int(stride, "stride", example=8, hint="It is the step between windows, in pixels.")
+    if height % stride or width % stride:
+        raise ValueError(f"stride should divide the image's height and width, e.g. stride=8 for 64x64 images. "
+                         f"Received: stride={stride}, image_size=({height}, {width})")
     return make_anchors((height, width), (height // stride, width // stride), sizes, aspect_ratios)
 
 
@@ -63,7 +66,9 @@ def crop_regions(images, boxes, crop_size=(32, 32), box_indices=None, stride=1):
         float32 array `(num_regions, crop_height, crop_width, channels)`; parts of a box outside
         the image are 0.
     """
-    crop_size = _check_pair(crop_size, "crop_size", "(32, 32)")
+    crop_size = check_ints(crop_size, "crop_size", example=(32, 32), length=2)
+    stride = check_int(stride, "stride", example=8, hint="It counts input pixels per cell of images: 1 for "
+                       "images, 8 for a feature map after three 2x2 poolings.")
     images = np.asarray(images, dtype="float32")
     boxes = np.asarray(boxes, dtype="float32").reshape(-1, 4)
     if box_indices is None:
@@ -71,9 +76,6 @@ def crop_regions(images, boxes, crop_size=(32, 32), box_indices=None, stride=1):
             raise ValueError(f"box_indices should say which image each box comes from when there are "
                              f"several images. Received: {len(images)} images and box_indices=None")
         box_indices = np.zeros(len(boxes), dtype="int32")
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"stride should be a positive int (input pixels per cell of images, e.g. 8 for "
-                         f"a feature map after three 2x2 poolings). Received: stride={stride!r}")
     rows, columns = images.shape[1:3]
     normalized = _normalized_yxyx(boxes, (rows * stride, columns * stride), crop_size, (rows, columns))
     return tf.image.crop_and_resize(images, normalized, np.asarray(box_indices, dtype="int32"),
@@ -110,8 +112,8 @@ def make_crop_dataset(images, boxes, labels, windows, crop_size=(32, 32), negati
         `(crops, targets)`: float32 `(n, crop_height, crop_width, channels)` and float32
         `(n, 5)` (class id, then the 4 offsets), the targets `DetectionLoss` takes.
     """
-    images = _check_images(images, None, "")
-    windows = _check_anchors(windows)
+    images = check_images(images)
+    windows = check_anchors(windows)
     rng = np.random.default_rng(seed)
     chosen, indices, targets = [], [], []
     for i, (image_boxes, image_labels) in enumerate(zip(boxes, labels)):
@@ -132,11 +134,14 @@ def build_crop_classifier(input_shape=(32, 32, 1), num_classes=5, filters=(16, 3
 
     Returns:
         An uncompiled `keras.Model` `(batch, h, w, c) -> (batch, num_classes + 4)`, with
-        `model.num_classes` set (compile it with `compile_detector`).
+        `model.num_classes` set. Compile it with the detector's loss:
+        `model.compile(optimizer=keras.optimizers.Adam(2e-3), loss=DetectionLoss(num_classes=5))`.
     """
-    num_classes = _check_num_classes(num_classes)
-    inputs = keras.Input(tuple(input_shape), name="crop")
-    x = _small_cnn_trunk(inputs, filters, dense_units)
+    num_classes = check_num_classes(num_classes, example=5, hint=BACKGROUND_HINT)
+    inputs = keras.Input(check_input_shape(input_shape, example=(32, 32, 1)), name="crop")
+    x = conv_pool_blocks(inputs, check_ints(filters, "filters", example=(16, 32, 64)))
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     outputs = layers.Dense(num_classes + 4, name="class_and_box")(x)
     model = keras.Model(inputs, outputs, name="crop_classifier")
     model.num_classes = num_classes
@@ -159,10 +164,10 @@ def rcnn_detect(classifier, images, windows, score_threshold=0.5, iou_threshold=
         cropping, classifying and NMS of all images divided by their number, after a
         warm-up call so that tracing the graph is not counted).
     """
-    images = _check_images(images, None, "")
-    windows = _check_anchors(windows)
-    score_threshold = _check_threshold(score_threshold, "score_threshold", 0.5)
-    iou_threshold = _check_threshold(iou_threshold, "iou_threshold", 0.5)
+    images = check_images(images)
+    windows = check_anchors(windows)
+    score_threshold = check_number(score_threshold, "score_threshold", example=0.5)
+    iou_threshold = check_number(iou_threshold, "iou_threshold", example=0.5)
     crop_size = classifier.input_shape[1:3]
     num_classes = classifier.num_classes
     classifier.predict(np.zeros((1, *classifier.input_shape[1:]), "float32"), verbose=0)  # trace before timing
@@ -232,19 +237,16 @@ def build_fast_rcnn(input_shape=(64, 64, 1), num_classes=5, windows=None, filter
     Returns:
         An uncompiled `keras.Model` `(batch, h, w, c) -> (batch, num_regions, num_classes + 4)`,
         with `model.anchors = windows` and `model.num_classes`: `make_detection_targets`,
-        `compile_detector` and `detect` work on it as on `build_tiny_detector`.
+        `DetectionLoss` and `detect` work on it as on `build_tiny_detector`.
     """
-    num_classes = _check_num_classes(num_classes)
-    height, width = int(input_shape[0]), int(input_shape[1])
-    windows = make_sliding_windows((height, width)) if windows is None else _check_anchors(windows)
-    inputs = keras.Input(tuple(input_shape), name="images")
-    x = layers.Rescaling(1 / 255, name="rescale")(inputs)
-    for i, f in enumerate(filters, start=1):
-        x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
-        if i < len(filters):
-            x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
-    x = RoiAlign(windows, (height, width), _check_pair(pool_size, "pool_size", "(4, 4)"),
-                          name="roi_pool")(x)
+    num_classes = check_num_classes(num_classes, example=5, hint=BACKGROUND_HINT)
+    input_shape = check_input_shape(input_shape, example=(64, 64, 1))
+    pool_size = check_ints(pool_size, "pool_size", example=(4, 4), length=2)
+    height, width = input_shape[:2]
+    windows = make_sliding_windows((height, width)) if windows is None else check_anchors(windows)
+    inputs = keras.Input(input_shape, name="images")
+    x = conv_pool_blocks(inputs, check_ints(filters, "filters", example=(16, 32, 64)), pool_last=False)
+    x = RoiAlign(windows, (height, width), pool_size, name="roi_pool")(x)
     x = layers.Reshape((len(windows), -1), name="flatten_regions")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     outputs = layers.Dense(num_classes + 4, name="class_and_box")(x)
@@ -259,7 +261,7 @@ def time_detector(model, images, score_threshold=0.5, iou_threshold=0.5):
 
     The time includes decoding and NMS, not the first call's tracing (a warm-up call runs first).
     """
-    images = _check_images(images, None, "")
+    images = check_images(images)
     model.predict(images[:1], verbose=0)   # the first call traces the graph: not part of the cost
     start = time.perf_counter()
     detections = detect(model, images, score_threshold, iou_threshold)
@@ -277,10 +279,8 @@ def _check_roi_args(feature_map, box, output_size, stride):
     if box.shape != (4,) or not (box[2] > box[0] and box[3] > box[1]):
         raise ValueError(f"box should be one \"xyxy\" box (x_min, y_min, x_max, y_max) in input pixels with "
                          f"x_max > x_min and y_max > y_min. Received: box={box.tolist()}")
-    bins = _check_pair(output_size, "output_size", "(2, 2)")
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"stride should be a positive int (input pixels per feature-map cell, e.g. 8). "
-                         f"Received: stride={stride!r}")
+    bins = check_ints(output_size, "output_size", example=(2, 2), length=2)
+    check_int(stride, "stride", example=8, hint="It counts input pixels per feature-map cell.")
     return feature_map, box, bins
 
 
@@ -359,9 +359,7 @@ def roi_align(feature_map, box, output_size=(2, 2), stride=8, sampling_ratio=2):
         `(rows, columns)` or `(rows, columns, channels)` float64.
     """
     feature_map, box, (rows, columns) = _check_roi_args(feature_map, box, output_size, stride)
-    if isinstance(sampling_ratio, bool) or not isinstance(sampling_ratio, int) or sampling_ratio < 1:
-        raise ValueError(f"sampling_ratio should be a positive int (2 in Mask R-CNN). "
-                         f"Received: sampling_ratio={sampling_ratio!r}")
+    check_int(sampling_ratio, "sampling_ratio", example=2, hint="Mask R-CNN samples 2 x 2 points per bin.")
     x1, y1, x2, y2 = box / stride - 0.5          # in cell units, cell centres at integers
     steps = (np.arange(sampling_ratio) + 0.5) / sampling_ratio
     ys = y1 + (np.arange(rows)[:, None] + steps) * (y2 - y1) / rows         # (rows, samples)
