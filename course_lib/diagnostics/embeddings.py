@@ -15,6 +15,9 @@ raw pixels (`images.reshape(len(images), -1)`) for comparison.
 
 import numpy as np
 
+from course_lib._validation import is_int
+from course_lib.image_grid import image_grid, show_image
+
 
 def compute_embeddings(model, images, batch_size=256):
     """Runs `model` over `images` and returns one flat feature vector per image.
@@ -77,7 +80,7 @@ def find_nearest_neighbors(embeddings, query_indices, k=5):
         raise ValueError(
             f"query_indices should be ints in [0, {n - 1}] (rows of embeddings). "
             f"Received: query_indices={query_indices.tolist()!r}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n - 1:
+    if not is_int(k) or not 1 <= k <= n - 1:
         raise ValueError(f"k should be an int between 1 and {n - 1}. Received: k={k!r}")
     queries = embeddings[query_indices]
     squared = (np.sum(queries ** 2, axis=1)[:, None] - 2.0 * queries @ embeddings.T
@@ -164,8 +167,7 @@ def plot_embedding_projection(embeddings, labels, class_names=None, ax=None):
     return ax
 
 
-def plot_nearest_neighbors(images, neighbor_indices, query_indices, labels=None, class_names=None,
-                           axes=None):
+def plot_nearest_neighbors(images, neighbor_indices, query_indices, labels=None, class_names=None, ax=None):
     """Draws each query image followed by its nearest neighbours, one row per query.
 
     A neighbour whose label differs from the query's gets a red title.
@@ -177,10 +179,11 @@ def plot_nearest_neighbors(images, neighbor_indices, query_indices, labels=None,
         query_indices: the `num_queries` query rows.
         labels: optional `(n,)` int labels, shown as titles.
         class_names: optional names for the labels.
-        axes: None, or a 2-D array of Axes of shape `(num_queries, k + 1)`.
+        ax: None for a new figure, or at least `num_queries * (k + 1)` Axes.
 
     Returns:
-        The 2-D array of Axes.
+        A 1-D array of `num_queries * (k + 1)` Axes (`course_lib.image_grid`), row by
+        row: `axes[row * (k + 1)]` shows query `row`, the next `k` its neighbours.
     """
     images = np.asarray(images)
     neighbor_indices = np.asarray(neighbor_indices)
@@ -190,31 +193,20 @@ def plot_nearest_neighbors(images, neighbor_indices, query_indices, labels=None,
             "neighbor_indices should be (num_queries, k) with one row per query, as "
             f"find_nearest_neighbors returns. Received: shape {neighbor_indices.shape} "
             f"for {len(query_indices)} queries")
-    import matplotlib.pyplot as plt
     rows, k = neighbor_indices.shape
-    if axes is None:
-        _, axes = plt.subplots(rows, k + 1, figsize=(1.3 * (k + 1), 1.4 * rows), squeeze=False)
-    axes = np.asarray(axes).reshape(rows, k + 1)
-    scale = 255.0 if images.max() > 1.0 else 1.0
+    axes = image_grid(rows * (k + 1), num_columns=k + 1, ax=ax, size=1.3)
+    images = images.astype("float32") / (255.0 if images.max() > 1.0 else 1.0)   # one scale for all panels
 
-    def show(axis, index, title, color):
-        image = images[index].astype("float32") / scale
-        if image.ndim == 3 and image.shape[-1] == 1:
-            image = image[..., 0]
-        axis.imshow(np.clip(image, 0, 1), cmap="gray" if image.ndim == 2 else None)
-        axis.set_xticks([])
-        axis.set_yticks([])
-        axis.set_title(title, fontsize=7, color=color)
+    def name(index):
+        if labels is None:
+            return f"#{index}"
+        label = int(labels[index])
+        return class_names[label] if class_names is not None else str(label)
 
     for row, (query, neighbors) in enumerate(zip(query_indices, neighbor_indices)):
-        def name(index):
-            if labels is None:
-                return f"#{index}"
-            label = int(labels[index])
-            return class_names[label] if class_names is not None else str(label)
-        show(axes[row, 0], query, "query: " + name(query), "black")
-        axes[row, 0].set_ylabel(f"#{query}", fontsize=7)
+        show_image(axes[row * (k + 1)], images[query], "query: " + name(query))
         for col, neighbor in enumerate(neighbors, start=1):
-            same = labels is None or int(labels[neighbor]) == int(labels[query])
-            show(axes[row, col], neighbor, name(neighbor), "black" if same else "red")
+            axis = show_image(axes[row * (k + 1) + col], images[neighbor], name(neighbor))
+            if labels is not None and int(labels[neighbor]) != int(labels[query]):
+                axis.title.set_color("red")
     return axes

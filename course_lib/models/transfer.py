@@ -1,4 +1,4 @@
-"""Transfer learning: pretrained backbones, heads, freezing, fine-tuning, saving.
+"""Transfer learning: pretrained backbones, one classifier head, freezing and unfreezing.
 
 Two paths, one code:
 
@@ -7,56 +7,43 @@ Two paths, one code:
   also "resnet50" and "efficientnet_b0"), on a folder-per-class dataset from
   `load_image_folder`.
 - Offline (CI, no internet): `build_backbone("course_cnn", weights="course_offline")`,
-  a small VGG-style CNN with BatchNorm (48x48x3 inputs) that
-  `python -m course_lib.models.pretrain --out <folder>` pre-trains on cluttered
-  colour photos of five Fashion-MNIST classes; its weights ship in
-  `data/backbones/` with a SHA-256 checksum verified on load.
-  `course_lib.data.transfer_task.load_transfer_task()` gives photos of the
-  other five classes with a few labels per class.
+  the course's small CNN pre-trained on cluttered photos of five Fashion-MNIST
+  classes (`course_lib.models.course_cnn`). `course_lib.data.transfer_task.load_transfer_task()`
+  gives photos of the other five classes with a few labels per class.
 
-Typical use (two-phase fine-tuning):
+Two-phase fine-tuning, as in the Keras transfer-learning guide:
 
     base_model = build_backbone("mobilenet_v2", weights="imagenet", input_shape=(160, 160, 3))
     model = build_transfer_model(base_model, num_classes=5)      # base frozen, BatchNorm in inference mode
-    compile_classifier(model, learning_rate=1e-3)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     model.fit(train_ds, validation_data=val_ds, epochs=5, verbose=2)      # phase 1: the head only
     unfreeze_top_layers(model, num_layers=30)                              # BatchNorm stays frozen
-    compile_classifier(model, learning_rate=1e-5)   # re-compile after changing trainable
-    model.fit(train_ds, validation_data=val_ds, epochs=5, verbose=2)      # phase 2: 100x lower lr
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])                  # re-compile: trainability is read at compile time
+    model.fit(train_ds, validation_data=val_ds, epochs=5, verbose=2)      # phase 2: 100x lower rate
 
 Models take raw pixels in [0, 255] (what `load_image_folder` yields): the
 application's own `preprocess_input` runs inside the model as an
 `ApplicationPreprocessing` layer, so a saved `.keras` file predicts on raw images.
 """
 
-import hashlib
-import json
-import os
-from pathlib import Path
-
+import keras
 import numpy as np
 
-from course_lib import runtime
-
-runtime.quiet_tensorflow()
-
-import keras  # noqa: E402  (after quiet_tensorflow)
+from course_lib._validation import (check_choice, check_fraction, check_input_shape, check_int,
+                                    check_num_classes, is_int)
+from course_lib.models import course_cnn
 
 # name -> (keras.applications constructor, module holding preprocess_input, default input shape).
-# "course_cnn" is the course's own small backbone (`build_course_cnn`), scaled to [-1, 1] like MobileNetV2.
+# "course_cnn" is the course's own small backbone, scaled to [-1, 1] like MobileNetV2.
 BACKBONES = {
     "mobilenet_v2": ("MobileNetV2", "mobilenet_v2", (224, 224, 3)),
     "resnet50": ("ResNet50", "resnet", (224, 224, 3)),
     "efficientnet_b0": ("EfficientNetB0", "efficientnet", (224, 224, 3)),
-    "course_cnn": (None, "mobilenet_v2", (48, 48, 3)),
+    "course_cnn": (None, "mobilenet_v2", course_cnn.INPUT_SHAPE),
 }
 WEIGHT_CHOICES = ("imagenet", "course_offline", None)
-
-OFFLINE_NAME = "course_cnn"
-OFFLINE_WEIGHTS = "course_offline"
-OFFLINE_INFO_FILE = "backbones/course_cnn_photos.json"
-OFFLINE_INPUT_SHAPE = (48, 48, 3)
-OFFLINE_FILTERS = (24, 48, 96, 192)
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -76,11 +63,7 @@ class ApplicationPreprocessing(keras.layers.Layer):
 
     def __init__(self, application="mobilenet_v2", **kwargs):
         super().__init__(**kwargs)
-        if application not in BACKBONES:
-            raise ValueError(
-                f"application should be one of {sorted(BACKBONES)}. "
-                f"Received: application={application!r}")
-        self.application = application
+        self.application = check_choice(application, "application", sorted(BACKBONES))
         module = getattr(keras.applications, BACKBONES[application][1])
         self._preprocess = module.preprocess_input
 
@@ -130,13 +113,9 @@ def make_augmentation(flip="horizontal", rotation=0.05, zoom=0.1, translation=0.
     >>> augment(images, training=True).shape == images.shape
     True
     """
-    if flip not in ("horizontal", "vertical", "horizontal_and_vertical", None):
-        raise ValueError(
-            "flip should be 'horizontal', 'vertical', 'horizontal_and_vertical' or None. "
-            f"Received: flip={flip!r}")
-    for arg, value in (("rotation", rotation), ("zoom", zoom), ("translation", translation)):
-        if not 0 <= value < 1:
-            raise ValueError(f"{arg} should be a fraction in [0, 1), e.g. 0.1. Received: {arg}={value!r}")
+    check_choice(flip, "flip", ("horizontal", "vertical", "horizontal_and_vertical", None))
+    for name, value in (("rotation", rotation), ("zoom", zoom), ("translation", translation)):
+        check_fraction(value, name, example=0.1)
     layers = []
     if flip:
         layers.append(keras.layers.RandomFlip(flip, seed=seed))
@@ -152,79 +131,14 @@ def make_augmentation(flip="horizontal", rotation=0.05, zoom=0.1, translation=0.
 
 # --------------------------------------------------------------------------- backbones
 
-def keras_models_cache():
-    """Returns the folder where Keras keeps downloaded application weights (`~/.keras/models`).
-
-    Honors `KERAS_HOME`; Keras falls back to `/tmp/.keras` when the home folder is not writable.
-    """
-    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
-    if home.is_dir() and not os.access(home, os.W_OK):
-        home = Path("/tmp/.keras")
-    return home / "models"
-
-
-def imagenet_weights_file(name, input_shape=None, alpha=1.0):
-    """Returns the exact file name Keras downloads for a backbone's ImageNet weights (no top).
-
-    Example:
-
-    >>> imagenet_weights_file("mobilenet_v2", (160, 160, 3))
-    'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5'
-    """
-    _check_name(name)
-    if name == "mobilenet_v2":
-        rows = input_shape[0] if input_shape else 224
-        if input_shape is None or input_shape[0] != input_shape[1] or rows not in (96, 128, 160, 192, 224):
-            rows = 224
-        return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}_no_top.h5"
-    if name == "resnet50":
-        return "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    return "efficientnetb0_notop.h5"
-
-
-def _check_name(name):
-    if name not in BACKBONES:
-        raise ValueError(
-            f"name should be one of {sorted(BACKBONES)}. Received: name={name!r}")
-
-
-def _offline_error(name, file_name, reason):
+def _imagenet_error(name, error):
     return RuntimeError(
-        f"ImageNet weights for {name!r} are not available: {reason}. Either\n"
+        f"ImageNet weights for {name!r} could not be loaded ({error}). Either\n"
         f"  1. go online (e.g. run this notebook on Colab) and call build_backbone again, or\n"
-        f"  2. copy the weights file into the Keras cache as "
-        f"{keras_models_cache() / file_name} (exact name), or\n"
-        f"  3. use the course's offline backbone: "
-        f"build_backbone('course_cnn', weights='course_offline') (a small CNN pre-trained on "
-        f"photos of five Fashion-MNIST classes, input 48x48x3).")
-
-
-def build_course_cnn(input_shape=OFFLINE_INPUT_SHAPE, filters=OFFLINE_FILTERS):
-    """Builds the course's small backbone: VGG-style blocks of conv3x3-BatchNorm-ReLU.
-
-    Block 1 has one convolution, the others two; a 2x2 max pooling follows every
-    block but the last. With the defaults on 48x48x3 inputs:
-
-        block1   48x48x24    (1 conv)     pool -> 24x24
-        block2   24x24x48    (2 convs)    pool -> 12x12
-        block3   12x12x96    (2 convs)    pool ->  6x6
-        block4    6x6x192    (2 convs)                    656,616 parameters
-
-    Inputs are preprocessed pixels in [-1, 1] (`ApplicationPreprocessing("course_cnn")`).
-
-    Returns:
-        A `keras.Model` named "course_cnn", output `(batch, h, w, filters[-1])`.
-    """
-    inputs = keras.Input(tuple(input_shape), name="input")
-    x = inputs
-    for block, width in enumerate(filters, start=1):
-        for conv in range(1, (1 if block == 1 else 2) + 1):
-            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{block}_conv{conv}")(x)
-            x = keras.layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
-            x = keras.layers.ReLU(name=f"block{block}_relu{conv}")(x)
-        if block < len(filters):
-            x = keras.layers.MaxPooling2D(name=f"block{block}_pool")(x)
-    return keras.Model(inputs, x, name="course_cnn")
+        f"  2. copy the weights file named in the URL above into the Keras cache, $KERAS_HOME/models "
+        f"(by default ~/.keras/models), where Keras looks before downloading, or\n"
+        f"  3. use the course's offline backbone: build_backbone('course_cnn', weights='course_offline') "
+        f"(a small CNN pre-trained on photos of five Fashion-MNIST classes, input 48x48x3).")
 
 
 def build_backbone(name="mobilenet_v2", weights="imagenet", input_shape=(160, 160, 3)):
@@ -237,10 +151,10 @@ def build_backbone(name="mobilenet_v2", weights="imagenet", input_shape=(160, 16
     Args:
         name: "mobilenet_v2", "resnet50" or "efficientnet_b0" (Keras
             Applications), or "course_cnn" (the course's offline backbone,
-            `build_course_cnn`).
-        weights: "imagenet" (downloaded once into the Keras cache; fails at once
-            when offline and not cached), "course_offline" (the shipped
-            course_cnn, 48x48x3; `name` must be "course_cnn") or None (random
+            `course_lib.models.course_cnn`).
+        weights: "imagenet" (downloaded once by Keras into its cache,
+            `$KERAS_HOME/models`), "course_offline" (the shipped course_cnn,
+            48x48x3; `name` must be "course_cnn") or None (random
             initialisation, for training from scratch).
         input_shape: `(height, width, 3)`. For "course_cnn", None or (48, 48, 3).
 
@@ -249,8 +163,8 @@ def build_backbone(name="mobilenet_v2", weights="imagenet", input_shape=(160, 16
 
     Raises:
         ValueError: unknown name or weights, or an input shape the weights cannot take.
-        RuntimeError: ImageNet weights asked for offline and not in the Keras cache
-            (the message says how to proceed).
+        RuntimeError: the ImageNet weights could not be downloaded (the message
+            says how to proceed).
         OSError: the shipped offline weights fail their SHA-256 check.
 
     Example:
@@ -259,117 +173,38 @@ def build_backbone(name="mobilenet_v2", weights="imagenet", input_shape=(160, 16
     >>> base_model.output_shape
     (None, 6, 6, 192)
     """
-    _check_name(name)
-    if weights not in WEIGHT_CHOICES:
-        raise ValueError(
-            f"weights should be 'imagenet', 'course_offline' or None. Received: weights={weights!r}")
-    if (weights == OFFLINE_WEIGHTS) != (name == OFFLINE_NAME) and weights is not None:
+    check_choice(name, "name", sorted(BACKBONES))
+    check_choice(weights, "weights", WEIGHT_CHOICES)
+    if weights is not None and (weights == "course_offline") != (name == "course_cnn"):
         raise ValueError(
             f"weights='course_offline' goes with name='course_cnn' (the course's own backbone), and "
             f"ImageNet weights exist only for the Keras applications. Received: name={name!r}, "
             f"weights={weights!r}")
-    if name == OFFLINE_NAME:
-        if input_shape is not None and tuple(input_shape) != OFFLINE_INPUT_SHAPE:
+    if name == "course_cnn":
+        if input_shape is not None and tuple(input_shape) != course_cnn.INPUT_SHAPE:
             raise ValueError(
-                f"The offline backbone was trained on {OFFLINE_INPUT_SHAPE} images: pass "
-                f"input_shape={OFFLINE_INPUT_SHAPE} (or None) and resize images to 48x48. "
+                f"The offline backbone was trained on {course_cnn.INPUT_SHAPE} images: pass "
+                f"input_shape={course_cnn.INPUT_SHAPE} (or None) and resize images to 48x48. "
                 f"Received: input_shape={input_shape!r}")
-        return load_offline_backbone() if weights == OFFLINE_WEIGHTS else build_course_cnn()
+        return course_cnn.load_course_cnn() if weights else course_cnn.build_course_cnn()
     if input_shape is None:
         input_shape = BACKBONES[name][2]
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 3 or input_shape[-1] != 3 or min(input_shape[:2]) < 32:
+    input_shape = check_input_shape(input_shape, example=(160, 160, 3))
+    if input_shape[-1] != 3 or min(input_shape[:2]) < 32:
         raise ValueError(
             "input_shape should be (height, width, 3) with height and width >= 32, e.g. "
             f"(160, 160, 3); grayscale images need 3 channels (color_mode='rgb'). "
             f"Received: input_shape={input_shape!r}")
     constructor = getattr(keras.applications, BACKBONES[name][0])
-    if weights == "imagenet":
-        file_name = imagenet_weights_file(name, input_shape)
-        cached = (keras_models_cache() / file_name).is_file()
-        if not cached and runtime.is_offline():
-            raise _offline_error(name, file_name, "this session is offline "
-                                 f"({runtime.OFFLINE_ENV}=1 or no connection) and the file is not cached")
-        try:
-            return constructor(include_top=False, weights="imagenet", input_shape=input_shape)
-        except Exception as error:  # download failures come as several exception types
-            if cached:
-                raise
-            raise _offline_error(name, file_name, f"the download failed ({error})") from error
-    return constructor(include_top=False, weights=None, input_shape=input_shape)
+    if weights is None:
+        return constructor(include_top=False, weights=None, input_shape=input_shape)
+    try:
+        return constructor(include_top=False, weights="imagenet", input_shape=input_shape)
+    except Exception as error:  # Keras reports a failed download as a bare Exception (or OSError)
+        raise _imagenet_error(name, error) from error
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def load_offline_info():
-    """Returns the offline backbone's record (recipe, SHA-256, source accuracy, time) as a dict."""
-    with open(runtime.data_path(OFFLINE_INFO_FILE)) as f:
-        return json.load(f)
-
-
-def load_offline_backbone():
-    """Builds the shipped course_cnn (48x48x3) and loads its verified weights.
-
-    Raises:
-        OSError: the weights file does not match the SHA-256 recorded next to it
-            (a truncated copy, or a Git LFS pointer instead of the file).
-    """
-    info = load_offline_info()
-    path = runtime.data_path(str(Path(OFFLINE_INFO_FILE).parent / info["weights_file"]))
-    actual = _sha256(path)
-    if actual != info["sha256"]:
-        raise OSError(
-            f"{path} is corrupt: its SHA-256 is {actual}, expected {info['sha256']}. "
-            "Restore it (git checkout data/backbones, or reinstall course_lib) or rebuild it "
-            "with `python -m course_lib.models.pretrain`.")
-    base_model = build_course_cnn()
-    base_model.load_weights(str(path))
-    return base_model
-
-
-# --------------------------------------------------------------------------- heads and models
-
-def add_classifier_head(base_model, num_classes, dropout_rate=0.2):
-    """Puts a new classifier on a backbone: global average pooling, dropout, softmax.
-
-    Args:
-        base_model: a `keras.Model` whose output is `(batch, h, w, c)` feature
-            maps or `(batch, c)` features.
-        num_classes: int >= 2.
-        dropout_rate: float in [0, 1).
-
-    Returns:
-        A `keras.Model` from `base_model.input` to `(batch, num_classes)`
-        probabilities. Its layers are the backbone's plus three.
-
-    Example:
-
-    >>> model = add_classifier_head(base_model, num_classes=5)
-    >>> model.output_shape
-    (None, 5)
-    """
-    _check_classes_and_dropout(num_classes, dropout_rate)
-    x = base_model.output
-    if len(x.shape) == 4:
-        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dropout(dropout_rate, name="head_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
-                                 name="classifier")(x)
-    return keras.Model(base_model.input, outputs, name=f"{base_model.name}_classifier")
-
-
-def _check_classes_and_dropout(num_classes, dropout_rate):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-        raise ValueError(f"num_classes should be an int >= 2, e.g. 5. Received: num_classes={num_classes!r}")
-    if not 0 <= dropout_rate < 1:
-        raise ValueError(f"dropout_rate should be in [0, 1), e.g. 0.2. Received: dropout_rate={dropout_rate!r}")
-
+# --------------------------------------------------------------------------- the head
 
 def build_transfer_model(base_model, num_classes, augmentation=None, dropout_rate=0.2,
                          preprocessing="auto", freeze_base=True):
@@ -377,7 +212,7 @@ def build_transfer_model(base_model, num_classes, augmentation=None, dropout_rat
 
     Layers: Input (raw pixels in [0, 255]) -> augmentation (training only) ->
     `ApplicationPreprocessing` -> `base_model(x, training=False)` -> global
-    average pooling -> dropout -> Dense softmax.
+    average pooling -> dropout -> Dense softmax (float32 under mixed precision).
 
     BatchNorm and `training=False`: the base is called with `training=False`
     as the Keras transfer-learning guide does, but in Keras 3 the `training`
@@ -385,7 +220,10 @@ def build_transfer_model(base_model, num_classes, augmentation=None, dropout_rat
     What keeps BatchNorm in inference mode (moving statistics used, never
     updated) is that its layers are frozen: a BatchNormalization layer with
     `trainable=False` always runs in inference mode. `freeze_base=True` and
-    `unfreeze_top_layers` (which keeps BatchNorm frozen) guarantee it.
+    `unfreeze_top_layers` (which keeps BatchNorm frozen) guarantee it. With
+    `freeze_base=False` and a backbone of random weights
+    (`build_backbone(..., weights=None)`) the same layers train from scratch,
+    BatchNorm included.
 
     Args:
         base_model: a backbone from `build_backbone`.
@@ -399,8 +237,16 @@ def build_transfer_model(base_model, num_classes, augmentation=None, dropout_rat
 
     Returns:
         A `keras.Model`, not compiled.
+
+    Example:
+
+    >>> base_model = build_backbone("course_cnn", weights="course_offline", input_shape=None)
+    >>> model = build_transfer_model(base_model, num_classes=5)
+    >>> model.output_shape, count_trainable_params(model)      # the head only: 192 * 5 + 5
+    ((None, 5), 965)
     """
-    _check_classes_and_dropout(num_classes, dropout_rate)
+    check_num_classes(num_classes, example=5)
+    check_fraction(dropout_rate, "dropout_rate")
     if not isinstance(base_model, keras.Model):
         raise ValueError(
             "base_model should be a keras.Model, e.g. build_backbone('mobilenet_v2'). "
@@ -425,48 +271,6 @@ def build_transfer_model(base_model, num_classes, augmentation=None, dropout_rat
     return keras.Model(inputs, outputs, name=f"transfer_{base_model.name}")
 
 
-def build_scratch_model(name=OFFLINE_NAME, input_shape=OFFLINE_INPUT_SHAPE, num_classes=5,
-                        augmentation=None, dropout_rate=0.2, batchnorm_momentum=0.9):
-    """Builds a backbone's architecture with random weights, trained end to end (the baseline).
-
-    Unlike `build_transfer_model`, nothing is frozen, so the BatchNorm layers
-    run in training mode inside `fit` (each batch normalised with its own
-    statistics, moving averages updated); this is also how
-    `course_lib.models.pretrain` trains the offline backbone.
-
-    Args:
-        name: a key of `BACKBONES`.
-        input_shape: `(height, width, 3)`.
-        num_classes: int >= 2.
-        augmentation: as in `build_transfer_model`.
-        dropout_rate: float in [0, 1).
-        batchnorm_momentum: the applications use 0.99-0.999, tuned for ImageNet's
-            ~10^6 steps; with a few hundred steps the moving statistics would lag
-            far behind the weights and evaluation would stay at chance. 0.9 follows
-            within about 30 steps.
-
-    Returns:
-        A `keras.Model`, not compiled; `find_base_model(model)` returns its backbone.
-    """
-    _check_name(name)
-    _check_classes_and_dropout(num_classes, dropout_rate)
-    base_model = build_backbone(name, weights=None, input_shape=input_shape)
-    for layer in base_model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = batchnorm_momentum
-    if augmentation is None:
-        augmentation = make_augmentation()
-    inputs = keras.Input(tuple(base_model.input_shape[1:]), name="image")
-    x = augmentation(inputs) if augmentation is not False else inputs
-    x = ApplicationPreprocessing(name, name="preprocess")(x)
-    x = base_model(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dropout(dropout_rate, name="head_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32",
-                                 name="classifier")(x)
-    return keras.Model(inputs, outputs, name=f"scratch_{base_model.name}")
-
-
 def make_feature_extractor(base_model, preprocessing="auto"):
     """Returns a model from raw pixels to pooled backbone features `(batch, channels)`.
 
@@ -485,8 +289,13 @@ def make_feature_extractor(base_model, preprocessing="auto"):
 
 
 def build_linear_probe(num_features, num_classes, l2=1e-4):
-    """Returns a softmax regression on frozen features: one Dense layer, `(num_features,) -> num_classes`."""
-    _check_classes_and_dropout(num_classes, 0.0)
+    """Returns a softmax regression on frozen features: one Dense layer, `(num_features,) -> num_classes`.
+
+    The same layer as `build_transfer_model`'s head, trained on features computed
+    once (`make_feature_extractor`): its weights can be copied into that head.
+    """
+    check_int(num_features, "num_features", example=192)
+    check_num_classes(num_classes, example=5)
     inputs = keras.Input((num_features,), name="features")
     outputs = keras.layers.Dense(num_classes, activation="softmax",
                                  kernel_regularizer=keras.regularizers.L2(l2), name="probe")(inputs)
@@ -532,7 +341,7 @@ def unfreeze_top_layers(model_or_base, num_layers, keep_batchnorm_frozen=True):
     """
     base = find_base_model(model_or_base)
     total = len(base.layers)
-    if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)) or not 0 <= num_layers <= total:
+    if not is_int(num_layers) or not 0 <= num_layers <= total:
         raise ValueError(
             f"num_layers should be an int between 0 and {total} (the backbone "
             f"{base.name!r} has {total} layers). Received: num_layers={num_layers!r}")
@@ -542,146 +351,3 @@ def unfreeze_top_layers(model_or_base, num_layers, keep_batchnorm_frozen=True):
         frozen = index < cut or (keep_batchnorm_frozen and isinstance(layer, keras.layers.BatchNormalization))
         layer.trainable = not frozen
     return [layer.name for layer in base.layers if layer.trainable and layer.trainable_weights]
-
-
-# --------------------------------------------------------------------------- training helpers
-
-def compile_classifier(model, learning_rate=1e-3):
-    """Compiles with Adam, sparse categorical cross-entropy and accuracy (int labels)."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-def fine_tune(model, train_data, validation_data=None, head_epochs=10, fine_tune_epochs=10,
-              num_layers=30, learning_rates=(1e-3, 1e-5), batch_size=32, callbacks=None):
-    """Two-phase fine-tuning: the head with the base frozen, then the top layers at a low rate.
-
-    Args:
-        model: from `build_transfer_model` (base frozen).
-        train_data: a tf.data dataset of (images, labels) batches, or a tuple (x, y).
-        validation_data: same kinds, or None.
-        head_epochs, fine_tune_epochs: ints >= 0.
-        num_layers: backbone layers to unfreeze in phase 2 (BatchNorm stays frozen).
-        learning_rates: (phase 1, phase 2); phase 2 should be 10-100x lower.
-        batch_size: used when the data are arrays.
-        callbacks: list of callbacks for both phases, or None.
-
-    Returns:
-        `(history_head, history_fine)`; the second is None when `fine_tune_epochs` is 0.
-    """
-    if len(learning_rates) != 2 or learning_rates[1] > learning_rates[0]:
-        raise ValueError(
-            "learning_rates should be (head, fine-tune) with the fine-tune rate lower, e.g. "
-            f"(1e-3, 1e-5). Received: learning_rates={learning_rates!r}")
-
-    def fit(epochs, initial_epoch=0):
-        kwargs = dict(validation_data=validation_data, epochs=initial_epoch + epochs,
-                      initial_epoch=initial_epoch, verbose=0, callbacks=callbacks)
-        if isinstance(train_data, tuple):
-            return model.fit(*train_data, batch_size=batch_size, shuffle=True, **kwargs)
-        return model.fit(train_data, **kwargs)
-
-    find_base_model(model).trainable = False
-    compile_classifier(model, learning_rates[0])
-    history_head = fit(head_epochs)
-    if not fine_tune_epochs:
-        return history_head, None
-    unfreeze_top_layers(model, num_layers)
-    compile_classifier(model, learning_rates[1])
-    history_fine = fit(fine_tune_epochs, initial_epoch=head_epochs)
-    return history_head, history_fine
-
-
-def enable_mixed_precision():
-    """Turns on mixed precision when a GPU is present; returns the policy name.
-
-    "mixed_float16" on a GPU, "float32" (unchanged) on CPU, where mixed precision
-    is slower. The heads built here keep their softmax in float32, as the
-    mixed-precision guide requires. (Colab's TPU runtimes ship without TensorFlow.)
-    """
-    import tensorflow as tf
-    policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
-    keras.mixed_precision.set_global_policy(policy)
-    return policy
-
-
-def make_checkpoint_callbacks(directory=None, monitor="val_accuracy"):
-    """Returns callbacks that let a run resume after a Colab disconnect.
-
-    - `BackupAndRestore(directory/backup)`: re-running the same `fit` call
-      resumes from the last finished epoch (weights, optimizer, epoch counter).
-    - `ModelCheckpoint(directory/best.keras)`: keeps the best model by `monitor`.
-
-    Args:
-        directory: where to write; on Colab a Drive folder survives a disconnect
-            (`/content/drive/MyDrive/course_checkpoints/lab03`, after
-            `google.colab.drive.mount("/content/drive")`). None: `cache_dir("checkpoints")`.
-        monitor: the metric to keep the best model by, e.g. "val_accuracy" or "val_loss".
-
-    Returns:
-        A list of two callbacks for `model.fit(..., callbacks=...)`.
-    """
-    directory = Path(directory).expanduser() if directory is not None else runtime.cache_dir("checkpoints")
-    directory.mkdir(parents=True, exist_ok=True)
-    mode = "min" if "loss" in monitor else "max"
-    return [
-        keras.callbacks.BackupAndRestore(str(directory / "backup")),
-        keras.callbacks.ModelCheckpoint(str(directory / "best.keras"), monitor=monitor,
-                                        mode=mode, save_best_only=True, verbose=0),
-    ]
-
-
-# --------------------------------------------------------------------------- saving and predicting
-
-def load_transfer_model(path):
-    """Loads a `.keras` file saved with `model.save(path)` (preprocessing layer included).
-
-    Raises:
-        ValueError: `path` does not end in `.keras`.
-        FileNotFoundError: no such file.
-    """
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(
-            "path should be a .keras file written by model.save('name.keras'). "
-            f"Received: path={str(path)!r}")
-    if not path.is_file():
-        raise FileNotFoundError(f"No model file at {path}. Save one with model.save({str(path)!r}).")
-    return keras.saving.load_model(path)
-
-
-def predict_image_file(model, path, class_names, top_k=3):
-    """Classifies one image file; returns the `top_k` (class name, probability) pairs, best first.
-
-    The image is resized to the model's input size and given as raw [0, 255]
-    pixels (the model preprocesses them itself); grayscale files are converted
-    to RGB when the model takes 3 channels.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: `class_names` does not match the model's outputs, or
-            `top_k` is not in [1, number of classes].
-
-    Example:
-
-    >>> predict_image_file(model, "my_photo.jpg", class_names, top_k=2)
-    [('Sneaker', 0.91), ('Ankle boot', 0.06)]
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No image file at {path}. Check the path (ls {path.parent}).")
-    num_outputs = int(model.output_shape[-1])
-    if len(class_names) != num_outputs:
-        raise ValueError(
-            f"class_names should hold one name per model output ({num_outputs}), got "
-            f"{len(class_names)}. Pass train_ds.class_names. Received: class_names={list(class_names)!r}")
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= num_outputs:
-        raise ValueError(f"top_k should be an int between 1 and {num_outputs}. Received: top_k={top_k!r}")
-    height, width, channels = model.input_shape[1:4]
-    image = keras.utils.load_img(path, target_size=(height, width),
-                                 color_mode="grayscale" if channels == 1 else "rgb")
-    batch = keras.utils.img_to_array(image)[None].astype("float32")
-    probabilities = np.asarray(model.predict(batch, verbose=0))[0]
-    order = np.argsort(probabilities)[::-1][:top_k]
-    return [(class_names[i], float(probabilities[i])) for i in order]

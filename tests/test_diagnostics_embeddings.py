@@ -75,8 +75,17 @@ def test_plots_run_and_label(tmp_path):
     images = np.random.default_rng(0).uniform(0, 255, (30, 8, 8, 3))
     neighbors, _ = emb.find_nearest_neighbors(x, [0, 12], k=3)
     axes = emb.plot_nearest_neighbors(images, neighbors, [0, 12], labels=y, class_names=["a", "b", "c"])
-    assert axes.shape == (2, 4)
-    assert axes[0, 0].get_title() == "query: a"
+    assert axes.shape == (8,)
+    assert axes[0].get_title() == "query: a" and axes[4].get_title() == "query: b"
+    colors = [axis.title.get_color() for axis in axes]
+    assert colors[0] == "black" and all(color == "black" for color in colors[1:4])   # blob neighbours share a class
+    # A neighbour of another class gets a red title.
+    red = emb.plot_nearest_neighbors(images, np.array([[10]]), [0], labels=y, class_names=["a", "b", "c"])
+    assert [axis.get_title() for axis in red] == ["query: a", "b"] and red[1].title.get_color() == "red"
+    _, own = plt.subplots(2, 4)
+    assert list(emb.plot_nearest_neighbors(images, neighbors, [0, 12], ax=own)) == list(own.ravel())
+    with pytest.raises(ValueError, match=r"ax should hold at least num_images=8 Axes"):
+        emb.plot_nearest_neighbors(images, neighbors, [0, 12], ax=own[0])
     with pytest.raises(ValueError, match="one row per query"):
         emb.plot_nearest_neighbors(images, neighbors, [0], labels=y)
     plt.close("all")

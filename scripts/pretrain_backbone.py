@@ -1,5 +1,7 @@
 """Rebuilds the offline backbone that lab 03 fine-tunes when ImageNet weights cannot be downloaded.
 
+A repository script, not part of the installed package: run it from a checkout.
+
 Recipe: `build_course_cnn()` (VGG-style conv-BatchNorm-ReLU blocks, 48x48x3,
 random initialisation) trained with a softmax head on the source task of
 `course_lib.data.transfer_task`: cluttered colour photos of T-shirt/top,
@@ -9,8 +11,8 @@ flips, Adam with a cosine-decayed learning rate, seeded. Only the backbone's
 weights are kept (the head is thrown away); the target classes are never seen.
 Needs nothing but the shipped data.
 
-    python -m course_lib.models.pretrain --out /tmp/backbone            # a few minutes on 2 CPU cores
-    python -m course_lib.models.pretrain --out /tmp/backbone --epochs 1 --copies 1   # a quick try
+    python scripts/pretrain_backbone.py --out /tmp/backbone            # a few minutes on 2 CPU cores
+    python scripts/pretrain_backbone.py --out /tmp/backbone --epochs 1 --copies 1 --train-images 500   # a quick try
 
 Writes `<out>/course_cnn_photos.weights.h5` and `<out>/course_cnn_photos.json`
 (recipe, SHA-256, source test accuracy, training time). To replace the shipped
@@ -23,11 +25,15 @@ import time
 from datetime import date
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from course_lib import runtime
+from course_lib._validation import check_int
 from course_lib.data import transfer_task
-from course_lib.models import transfer
+from course_lib.models import course_cnn
+from course_lib.models.transfer import build_transfer_model, make_augmentation
 
 WEIGHTS_FILE = "course_cnn_photos.weights.h5"
 RECORD_FILE = "course_cnn_photos.json"
@@ -37,34 +43,36 @@ def build_pretraining_model(num_classes=len(transfer_task.SOURCE_CLASS_IDS), see
     """Returns `(model, base_model)`: `build_course_cnn()` from scratch with a softmax head.
 
     Augmentation: random horizontal flips (the photos already vary in position,
-    scale and colour). The backbone's BatchNorm layers train normally here
-    (unlike fine-tuning), with Keras' default momentum 0.99.
+    scale and colour). Nothing is frozen, so the backbone's BatchNorm layers
+    train normally here (unlike fine-tuning), with Keras' default momentum 0.99.
     """
-    model = transfer.build_scratch_model(
-        transfer.OFFLINE_NAME, num_classes=num_classes, dropout_rate=0.2, batchnorm_momentum=0.99,
-        augmentation=transfer.make_augmentation(rotation=0.0, zoom=0.0, translation=0.0, seed=seed))
-    return model, transfer.find_base_model(model)
+    augmentation = make_augmentation(rotation=0.0, zoom=0.0, translation=0.0, seed=seed)
+    base_model = course_cnn.build_course_cnn()
+    model = build_transfer_model(base_model, num_classes=num_classes, augmentation=augmentation,
+                                 dropout_rate=0.2, freeze_base=False)
+    return model, base_model
 
 
-def pretrain(out, epochs=3, copies=6, batch_size=64, learning_rate=2e-3, seed=1337):
+def pretrain(out, epochs=3, copies=6, batch_size=64, learning_rate=2e-3, seed=1337, train_images=None):
     """Pre-trains the offline backbone and writes its weights and record into the folder `out`.
+
+    Args:
+        train_images: None trains on every source photo; an int keeps only the
+            first ones (a quick try: the result is not a usable backbone).
 
     Returns:
         The record (dict) written to the JSON file.
 
     Raises:
-        ValueError: `epochs` or `copies` is not a positive int.
+        ValueError: `epochs`, `copies` or `train_images` is not a positive int.
     """
-    import keras
-    import tensorflow as tf
-
-    for name, value in (("epochs", epochs), ("copies", copies)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} should be an int >= 1, e.g. 3. Received: {name}={value!r}")
+    check_int(epochs, "epochs", example=3)
+    check_int(copies, "copies", example=6, hint="It is the number of photos per training item.")
+    check_int(train_images, "train_images", example=500, allow_none=True)
     out = Path(out)
     runtime.set_seed(seed)
     (x_train, y_train), (x_test, y_test) = transfer_task.load_source_task(copies=copies, seed=seed)
-    x_train = x_train.astype("uint8")   # 4x less memory; the model casts back to float32
+    x_train, y_train = x_train[:train_images].astype("uint8"), y_train[:train_images]   # uint8: 4x less memory
 
     model, base_model = build_pretraining_model(seed=seed)
     steps = epochs * int(np.ceil(len(x_train) / batch_size))
@@ -80,11 +88,12 @@ def pretrain(out, epochs=3, copies=6, batch_size=64, learning_rate=2e-3, seed=13
     out.mkdir(parents=True, exist_ok=True)
     weights_path = out / WEIGHTS_FILE
     base_model.save_weights(str(weights_path))
+    limit = f" --train-images {train_images}" if train_images is not None else ""
     record = {
-        "architecture": f"course_lib.models.transfer.build_course_cnn(input_shape={transfer.OFFLINE_INPUT_SHAPE}, "
-                        f"filters={transfer.OFFLINE_FILTERS})",
+        "architecture": f"course_lib.models.course_cnn.build_course_cnn(input_shape={course_cnn.INPUT_SHAPE}, "
+                        f"filters={course_cnn.FILTERS})",
         "weights_file": WEIGHTS_FILE,
-        "sha256": transfer._sha256(weights_path),
+        "sha256": course_cnn.file_sha256(weights_path),
         "size_bytes": weights_path.stat().st_size,
         "parameters": int(base_model.count_params()),
         "source_task": f"cluttered 48x48 colour photos of Fashion-MNIST {transfer_task.SOURCE_CLASSES} "
@@ -103,7 +112,7 @@ def pretrain(out, epochs=3, copies=6, batch_size=64, learning_rate=2e-3, seed=13
         "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__,
         "date": date.today().isoformat(),
-        "command": f"python -m course_lib.models.pretrain --out <folder> --epochs {epochs} --copies {copies}",
+        "command": f"python scripts/pretrain_backbone.py --out <folder> --epochs {epochs} --copies {copies}{limit}",
     }
     with open(out / RECORD_FILE, "w") as f:
         json.dump(record, f, indent=2)
@@ -122,10 +131,11 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--train-images", type=int, default=None,
+                        help="keep only the first N training photos (a quick try; default: all)")
     args = parser.parse_args(argv)
-    runtime.quiet_tensorflow()
     pretrain(args.out, epochs=args.epochs, copies=args.copies, batch_size=args.batch_size,
-             learning_rate=args.learning_rate, seed=args.seed)
+             learning_rate=args.learning_rate, seed=args.seed, train_images=args.train_images)
 
 
 if __name__ == "__main__":
