@@ -1,7 +1,7 @@
 """Video classifiers that fuse time at different depths (lab 08), and the 3-D convolution arithmetic.
 
 Every builder takes clips `(batch_size, time, height, width, channels)` of uint8
-pixels (it rescales them to [0, 1] itself) and returns a compiled-ready
+pixels (it rescales them to [0, 1] itself) and returns an uncompiled
 `keras.Model` ending in a softmax over `num_classes`. They differ in **where the
 frames meet** (Karpathy et al., "Large-scale video classification with
 convolutional neural networks", CVPR 2014), and in how motion enters:
