@@ -8,7 +8,7 @@ colour gradient with random rectangles and strokes (clutter) and noise. A few
 labels cannot teach a network to ignore all that; a backbone trained on many
 such photos of *other* classes has learned it, and the invariances transfer.
 
-- Source task (pre-training, `course_lib.models.pretrain`): T-shirt/top,
+- Source task (pre-training, `scripts/pretrain_backbone.py`): T-shirt/top,
   Trouser, Pullover, Sandal, Bag (`SOURCE_CLASSES`), the 3,000 training items
   of the shipped subset, each drawn into several photos.
 - Target task (the lab, `load_transfer_task`): Dress, Coat, Shirt, Sneaker,
@@ -26,10 +26,11 @@ import collections
 
 import numpy as np
 
+from course_lib._validation import check_image_size, check_int
 from course_lib.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 
-IMAGE_SIZE = 48
-ITEM_SIZE_RANGE = (20, 40)      # item side in pixels, drawn uniformly
+IMAGE_SIZE = (48, 48)           # (height, width) of the photos, which are square
+ITEM_SIZE_RANGE = (20, 40)      # item side in pixels in a 48x48 photo, drawn uniformly
 SOURCE_CLASS_IDS = (0, 1, 2, 5, 8)
 TARGET_CLASS_IDS = (3, 4, 6, 7, 9)
 SOURCE_CLASSES = [FASHION_MNIST_CLASSES[i] for i in SOURCE_CLASS_IDS]
@@ -40,11 +41,6 @@ TransferTask = collections.namedtuple("TransferTask", ["train", "validation", "t
 TransferTask.__doc__ = """A few-label task: `(x, y)` pairs for train, validation and test, and the class names.
 
 Unpacks as `(x_train, y_train), (x_val, y_val), (x_test, y_test), class_names = task`."""
-
-
-def _check_int(name, value, low=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} should be an int >= {low}, e.g. 20. Received: {name}={value!r}")
 
 
 def _resize(item, size):
@@ -92,11 +88,11 @@ def make_cluttered_photos(items, seed=0, image_size=IMAGE_SIZE, copies=1):
     Args:
         items: uint8 array `(n, 28, 28)`, Fashion-MNIST images (white item on black).
         seed: int; photo i depends only on (items, seed, i).
-        image_size: int >= 28, side of the square photos.
+        image_size: `(side, side)`, square photos with a side >= 28.
         copies: int >= 1, photos per item; photo `c * n + i` shows item i.
 
     Returns:
-        float32 array `(copies * n, image_size, image_size, 3)`, pixels in [0, 255].
+        float32 array `(copies * n, side, side, 3)`, pixels in [0, 255].
 
     Example:
 
@@ -108,9 +104,13 @@ def make_cluttered_photos(items, seed=0, image_size=IMAGE_SIZE, copies=1):
     if items.ndim != 3 or items.shape[1:] != (28, 28):
         raise ValueError(
             f"items should have shape (n, 28, 28) like Fashion-MNIST images. Received: shape {items.shape}")
-    _check_int("image_size", image_size, low=28)
-    _check_int("copies", copies)
-    low, high = (round(s * image_size / IMAGE_SIZE) for s in ITEM_SIZE_RANGE)
+    height, width = check_image_size(image_size)
+    if height != width or height < 28:
+        raise ValueError(f"image_size should be (side, side) with side >= 28 (the photos are square), "
+                         f"e.g. (48, 48). Received: image_size={image_size!r}")
+    copies = check_int(copies, "copies", example=5)
+    image_size = height
+    low, high = (round(s * image_size / IMAGE_SIZE[0]) for s in ITEM_SIZE_RANGE)
     high = min(high, image_size)
     n = len(items)
     photos = np.empty((copies * n, image_size, image_size, 3), dtype="float32")
@@ -167,11 +167,11 @@ def load_transfer_task(labels_per_class=20, validation_per_class=50, seed=1337, 
         labels_per_class: int >= 1, e.g. 20 (100 labelled photos in all).
         validation_per_class: int >= 1.
         seed: int, which items are labelled and how their photos look.
-        image_size: int >= 28.
+        image_size: `(side, side)` with side >= 28.
 
     Returns:
         A `TransferTask`: `(x_train, y_train), (x_val, y_val), (x_test, y_test),
-        class_names`, photos `(n, image_size, image_size, 3)` float32 in [0, 255],
+        class_names`, photos `(n, side, side, 3)` float32 in [0, 255],
         labels int32 in 0-4, `class_names == TARGET_CLASSES`.
 
     Raises:
@@ -210,9 +210,9 @@ def split_few_labels(labels, labels_per_class, validation_per_class, test_per_cl
     >>> len(train), len(val), len(test)
     (4, 6, 10)
     """
-    _check_int("labels_per_class", labels_per_class)
-    _check_int("validation_per_class", validation_per_class)
-    _check_int("test_per_class", test_per_class, low=0)
+    check_int(labels_per_class, "labels_per_class", example=20)
+    check_int(validation_per_class, "validation_per_class", example=50)
+    check_int(test_per_class, "test_per_class", minimum=0, example=0, hint="0 tests on every remaining example.")
     labels = np.asarray(labels).reshape(-1)
     counts = np.bincount(labels)
     needed = labels_per_class + validation_per_class + max(test_per_class, 1)

@@ -21,6 +21,8 @@ def test_photos_shape_range_and_determinism():
     assert not np.allclose(photos[0], photos[3])        # the same item in two different photos
     # Photo i depends only on (seed, i): the first photos do not change when more items are added.
     np.testing.assert_array_equal(tt.make_cluttered_photos(_items(1), seed=5), photos[:1])
+    small = tt.make_cluttered_photos(_items(), seed=5, image_size=(32, 32))
+    assert small.shape == (3, 32, 32, 3) and small.min() >= 0 and small.max() <= 255
 
 
 def test_item_is_drawn_once_at_a_size_in_range():
@@ -41,8 +43,10 @@ def test_item_is_drawn_once_at_a_size_in_range():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(items=np.zeros((2, 32, 32))), r"items should have shape \(n, 28, 28\)"),
-    (dict(items=np.zeros((2, 28, 28)), copies=0), "copies should be an int >= 1"),
-    (dict(items=np.zeros((2, 28, 28)), image_size=20), "image_size should be an int >= 28"),
+    (dict(items=np.zeros((2, 28, 28)), copies=0), r"copies should be a positive int \(e.g. copies=5\)"),
+    (dict(items=np.zeros((2, 28, 28)), image_size=(20, 20)), r"image_size should be \(side, side\) with side >= 28"),
+    (dict(items=np.zeros((2, 28, 28)), image_size=(48, 64)), r"the photos are square"),
+    (dict(items=np.zeros((2, 28, 28)), image_size=48), r"For square images pass image_size=\(48, 48\)"),
 ])
 def test_photo_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -69,7 +73,7 @@ def test_source_and_target_classes_are_disjoint():
 
 
 def test_load_transfer_task_errors():
-    with pytest.raises(ValueError, match="labels_per_class should be an int >= 1"):
+    with pytest.raises(ValueError, match="labels_per_class should be a positive int"):
         tt.load_transfer_task(labels_per_class=0)
     with pytest.raises(ValueError, match="class 0 has 600"):
         tt.load_transfer_task(labels_per_class=590, validation_per_class=50)
@@ -86,7 +90,7 @@ def test_split_few_labels_is_disjoint_and_balanced():
     assert np.bincount(labels[capped]).tolist() == [4, 4, 4]
     with pytest.raises(ValueError, match=r"class 2 has 9"):
         tt.split_few_labels(labels, 5, 5)
-    with pytest.raises(ValueError, match="test_per_class should be an int >= 0"):
+    with pytest.raises(ValueError, match="test_per_class should be a non-negative int"):
         tt.split_few_labels(labels, 1, 1, test_per_class=-1)
 
 
