@@ -142,9 +142,9 @@ _EXPORTS = {
     "make_adding_problem": "course_lib.data.sequences",
     "make_recall_task": "course_lib.data.sequences",
     "gradient_norms_through_time": "course_lib.scratch.rnn",
-    "clip_by_global_norm": "course_lib.scratch.rnn",
-    "global_norm": "course_lib.scratch.rnn",
-    "rnn_worked_example": "course_lib.scratch.rnn",
+    "clip_by_global_norm": "course_lib.scratch.optimizers",
+    "global_norm": "course_lib.scratch.optimizers",
+    "rnn_worked_example": "course_lib.scratch.worked_examples",
     "plot_gradient_norms": "course_lib.scratch.rnn_plots",
     "plot_gate_activations": "course_lib.scratch.rnn_plots",
     # video (lab 08)

@@ -61,18 +61,3 @@ def test_max_pool_errors():
         max_pool2d(np.zeros((1, 1, 4, 1)))
     with pytest.raises(ValueError, match=r"grad_output should have the shape of max_pool2d\(x, 2\), \(1, 2, 2, 1\)"):
         max_pool2d_backward(np.zeros((1, 4, 4, 1)), np.zeros((1, 4, 4, 1)))
-
-
-def test_doctests():
-    import doctest
-
-    import course_lib.scratch.conv as module
-    assert doctest.testmod(module).failed == 0
-
-
-def test_scratch_imports_no_tensorflow():
-    import subprocess
-    import sys
-    code = ("import sys, course_lib.scratch, course_lib.scratch.conv, course_lib.scratch.rnn; "
-            "assert 'tensorflow' not in sys.modules, 'course_lib.scratch imported TensorFlow'")
-    subprocess.run([sys.executable, "-c", code], check=True)

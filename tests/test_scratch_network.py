@@ -1,4 +1,4 @@
-"""Sequential, training, gradient checks, the worked example, the perceptron and the plots."""
+"""Sequential and build_mlp: Keras-like compile/fit, training end to end, collapsing linear layers."""
 
 import numpy as np
 import pytest
@@ -9,9 +9,8 @@ runtime.quiet_tensorflow()
 tf = pytest.importorskip("tensorflow")
 
 from course_lib.scratch import (SGD, Adam, BinaryCrossEntropy, Dense, History, MeanSquaredError,  # noqa: E402
-                                Perceptron, ReLU, Sequential, Sigmoid, SoftmaxCrossEntropy, Tanh,
-                                build_mlp, check_gradients, collapse_linear_layers, make_logic_gate,
-                                plot_decision_boundary, plot_histories, relative_error, worked_example)
+                                ReLU, Sequential, Sigmoid, SoftmaxCrossEntropy, Tanh, build_mlp,
+                                collapse_linear_layers, make_logic_gate, relative_error)
 
 
 @pytest.fixture
@@ -172,45 +171,6 @@ def test_two_layer_network_solves_xor():
     np.testing.assert_array_equal((net.forward(x) > 0.5).ravel(), y.astype(bool))
 
 
-# ----- gradient checking -----------------------------------------------------------------------
-
-def test_check_gradients_passes_a_correct_model(rng):
-    model = build_mlp(6, (5,), 3, activation="tanh", seed=0, dtype="float64")
-    errors = check_gradients(model, rng.normal(size=(4, 6)), rng.integers(0, 3, 4), SoftmaxCrossEntropy())
-    assert set(errors) == {"dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"}
-    assert max(errors.values()) < 1e-6
-
-
-def test_check_gradients_catches_a_wrong_backward_pass(rng, monkeypatch):
-    model = build_mlp(6, (5,), 3, activation="tanh", seed=0, dtype="float64")
-    monkeypatch.setattr(Tanh, "backward", lambda self, grad: grad)  # forgot the derivative
-    errors = check_gradients(model, rng.normal(size=(4, 6)), rng.integers(0, 3, 4), SoftmaxCrossEntropy())
-    assert errors["dense/kernel"] > 1e-3
-    assert errors["dense_1/kernel"] < 1e-6  # the layer after the bug is still right
-
-
-def test_check_gradients_on_a_single_layer_samples_entries(rng, capsys):
-    layer = Dense(30, 4, dtype="float64", seed=0)
-    errors = check_gradients(layer, rng.normal(size=(3, 30)), rng.normal(size=(3, 4)), MeanSquaredError(),
-                             max_checks=10, verbose=True)
-    assert max(errors.values()) < 1e-6
-    assert "checked  10 entries" in capsys.readouterr().out
-
-
-def test_check_gradients_errors(rng):
-    x, y = rng.normal(size=(2, 3)), np.array([0, 1])
-    with pytest.raises(ValueError, match=r"need float64.*Received: parameters of dtype float32"):
-        check_gradients(build_mlp(3, (), 2), x, y, SoftmaxCrossEntropy())
-    with pytest.raises(ValueError, match="has no parameters"):
-        check_gradients(Sequential([ReLU()]), x, y, SoftmaxCrossEntropy())
-    with pytest.raises(ValueError, match=r"loss should be a course_lib.scratch loss.*Received: loss='ce'"):
-        check_gradients(build_mlp(3, (), 2, dtype="float64"), x, y, "ce")
-    with pytest.raises(ValueError, match=r"epsilon should be a small positive float.*Received: epsilon=0"):
-        check_gradients(build_mlp(3, (), 2, dtype="float64"), x, y, SoftmaxCrossEntropy(), epsilon=0)
-    with pytest.raises(ValueError, match="model should be a Sequential or a Layer. Received: str"):
-        check_gradients("model", x, y, SoftmaxCrossEntropy())
-
-
 # ----- linear collapse -------------------------------------------------------------------------
 
 def test_stacked_linear_layers_collapse_to_one(rng):
@@ -229,105 +189,3 @@ def test_collapse_refuses_activations():
         collapse_linear_layers(Sequential([Dense(2, 2), ReLU(), Dense(2, 1)]))
     with pytest.raises(ValueError, match="needs at least one Dense layer"):
         collapse_linear_layers([])
-
-
-# ----- the lecture's worked example --------------------------------------------------------------
-
-def test_worked_example_reproduces_the_slide():
-    result = worked_example()
-    assert result.hidden == pytest.approx((0.85, 0.48))
-    assert round(result.prediction, 3) == 0.191
-    assert round(result.delta, 3) == -0.809
-    rounded = {k: round(v, 2) for k, v in result.weights_after.items()}
-    assert rounded == {"w1": 0.12, "w2": 0.23, "w3": 0.13, "w4": 0.10, "w5": 0.17, "w6": 0.17}
-    np.testing.assert_array_equal(result.hidden_kernel_after.round(2), [[0.12, 0.13], [0.23, 0.10]])
-    # Exact values by hand: w <- w - lr * delta * (input of the weight), hidden ones with the OLD w5, w6.
-    d = 0.191 - 1
-    expected = {"w5": 0.14 - 0.05 * d * 0.85, "w6": 0.15 - 0.05 * d * 0.48,
-                "w1": 0.11 - 0.05 * d * 0.14 * 2, "w2": 0.21 - 0.05 * d * 0.14 * 3,
-                "w3": 0.12 - 0.05 * d * 0.15 * 2, "w4": 0.08 - 0.05 * d * 0.15 * 3}
-    for name, value in expected.items():
-        assert result.weights_after[name] == pytest.approx(value, rel=1e-12), name
-    assert result.hidden_deltas == pytest.approx((d * 0.14, d * 0.15))
-
-
-def test_worked_example_gradients_match_tensorflow():
-    result = worked_example()
-    w = [tf.Variable(v, dtype=tf.float64) for v in (0.11, 0.21, 0.12, 0.08, 0.14, 0.15)]
-    with tf.GradientTape() as tape:
-        h1, h2 = 2 * w[0] + 3 * w[1], 2 * w[2] + 3 * w[3]
-        loss = 0.5 * (h1 * w[4] + h2 * w[5] - 1.0) ** 2
-    grads = tape.gradient(loss, w)
-    assert result.loss == pytest.approx(loss.numpy(), rel=1e-12)
-    for name, g in zip(("w1", "w2", "w3", "w4", "w5", "w6"), grads):
-        assert result.gradients[name] == pytest.approx(g.numpy(), rel=1e-12), name
-
-
-def test_worked_example_report_shows_the_slide_numbers():
-    text = worked_example().report()
-    for snippet in ("prediction = h1*w5 + h2*w6 = 0.1910 (0.191)", "(-0.809)", "w5: 0.14 -> 0.1744 (0.17)",
-                    "w4: 0.08 -> 0.0982 (0.10)", "[[w1, w3], [w2, w4]] = [[0.12, 0.13], [0.23, 0.10]]"):
-        assert snippet in text
-
-
-def test_worked_example_errors():
-    with pytest.raises(ValueError, match=r"inputs should be \(i1, i2\). Received 3 numbers"):
-        worked_example(inputs=(1, 2, 3))
-    with pytest.raises(ValueError, match=r"weights should be \(w1, w2, w3, w4, w5, w6\). Received 5 numbers"):
-        worked_example(weights=(0.1,) * 5)
-
-
-# ----- perceptron ------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("gate", ["and", "or", "nand"])
-def test_perceptron_learns_linearly_separable_gates(gate):
-    x, y = make_logic_gate(gate)
-    perceptron = Perceptron(2)
-    errors = perceptron.fit(x, y, epochs=20)
-    assert errors[-1] == 0
-    np.testing.assert_array_equal(perceptron.predict(x), y)
-
-
-def test_perceptron_cannot_learn_xor():
-    x, y = make_logic_gate("xor")
-    for batch_size in (1, 4):
-        errors = Perceptron(2).fit(x, y, epochs=100, batch_size=batch_size)
-        assert min(errors) >= 1  # no straight line separates XOR
-
-
-def test_perceptron_errors():
-    with pytest.raises(ValueError, match=r"name should be one of \['and', 'nand', 'or', 'xor'\]. Received: name='nor'"):
-        make_logic_gate("nor")
-    with pytest.raises(ValueError, match=r"learning_rate should be a positive number. Received: learning_rate=0"):
-        Perceptron(2, learning_rate=0)
-    x, y = make_logic_gate("and")
-    with pytest.raises(ValueError, match=r"y should hold 0/1 targets. Received values: \[-1, 1\]"):
-        Perceptron(2).fit(x, 2 * y - 1)
-    with pytest.raises(ValueError, match=r"x should have shape \(num_samples, 3\)"):
-        Perceptron(3).fit(x, y)
-    with pytest.raises(ValueError, match=r"x should have shape \(num_samples, 2\). Received: x.shape=\(4,\)"):
-        Perceptron(2).predict(np.zeros(4))
-
-
-# ----- plots -----------------------------------------------------------------------------------
-
-def test_plot_histories_draws_one_curve_per_run():
-    import matplotlib
-    matplotlib.use("Agg")
-    histories = {"a": {"loss": [3.0, 2.0, 1.0]}, "b": {"loss": [3.0, 2.5]}}
-    ax = plot_histories(histories, log_scale=True)
-    assert len(ax.get_lines()) == 2 and ax.get_yscale() == "log" and ax.get_xlabel() == "epoch"
-    with pytest.raises(ValueError, match=r"History 'a' has no 'accuracy'; it has \['loss'\]"):
-        plot_histories(histories, metric="accuracy")
-    with pytest.raises(ValueError, match="non-empty dict"):
-        plot_histories({})
-
-
-def test_plot_decision_boundary():
-    import matplotlib
-    matplotlib.use("Agg")
-    x, y = make_logic_gate("xor")
-    ax = plot_decision_boundary(lambda p: p[:, 0] * p[:, 1], x, y, resolution=20)
-    assert ax.get_xlabel() == "input 1"
-    with pytest.raises(ValueError, match=r"x should have shape \(num_samples, 2\). Received: x.shape=\(4, 3\)"):
-        plot_decision_boundary(lambda p: p[:, 0], np.zeros((4, 3)), y)

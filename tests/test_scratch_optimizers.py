@@ -1,4 +1,4 @@
-"""The NumPy optimizers and schedules take the same steps as Keras's, on the same numbers."""
+"""The NumPy optimizers, schedules and gradient clipping take the same steps as Keras's, on the same numbers."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,15 @@ from course_lib import runtime
 
 runtime.quiet_tensorflow()
 keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
 
-from course_lib.scratch import SGD, Adam, ExponentialDecay, InverseTimeDecay, sgd_momentum_step  # noqa: E402
+from course_lib.scratch import (SGD, Adam, ExponentialDecay, InverseTimeDecay, clip_by_global_norm,  # noqa: E402
+                                global_norm, sgd_momentum_step)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(6)
 
 
 def run_both(ours, theirs, steps=5, seed=0):
@@ -111,13 +118,13 @@ def test_float32_parameters_stay_float32():
 
 
 def test_optimizer_errors():
-    with pytest.raises(ValueError, match=r"learning_rate should be a number > 0. Received: learning_rate=-0.1"):
+    with pytest.raises(ValueError, match=r"learning_rate should be a positive number, e.g. learning_rate=0.001. Received: learning_rate=-0.1"):
         SGD(-0.1)
-    with pytest.raises(ValueError, match=r"momentum should be a number in \[0, 1\). Received: momentum=1.0"):
+    with pytest.raises(ValueError, match=r"momentum should be a number in \[0, 1\), e.g. momentum=0.9. Received: momentum=1.0"):
         SGD(0.1, momentum=1.0)
-    with pytest.raises(ValueError, match=r"beta_2 should be a number in \[0, 1\). Received: beta_2=1.5"):
+    with pytest.raises(ValueError, match=r"beta_2 should be a number in \[0, 1\), e.g. beta_2=0.999. Received: beta_2=1.5"):
         Adam(beta_2=1.5)
-    with pytest.raises(ValueError, match=r"decay_steps should be a number > 0. Received: decay_steps=0"):
+    with pytest.raises(ValueError, match=r"decay_steps should be a positive number, e.g. decay_steps=1000. Received: decay_steps=0"):
         ExponentialDecay(0.1, decay_steps=0, decay_rate=0.5)
     optimizer = SGD(0.1)
     with pytest.raises(ValueError, match=r"one gradient per variable. Received: 1 gradients for 2 variables"):
@@ -127,3 +134,36 @@ def test_optimizer_errors():
     optimizer.apply([np.zeros(2)], [np.zeros(2)])
     with pytest.raises(ValueError, match=r"first used with 1 variables and now receives 2; use one optimizer per model"):
         optimizer.apply([np.zeros(2)] * 2, [np.zeros(2), np.zeros(2)])
+
+
+def test_clip_by_global_norm_matches_tensorflow(rng):
+    grads = [rng.normal(size=(3, 4)) * 10, rng.normal(size=5) * 10]
+    clipped, norm = clip_by_global_norm(grads, max_norm=1.0)
+    tf_clipped, tf_norm = tf.clip_by_global_norm([tf.constant(g) for g in grads], 1.0)
+    assert norm == pytest.approx(float(tf_norm), rel=1e-12)
+    assert global_norm(grads) == pytest.approx(float(tf.linalg.global_norm(grads)), rel=1e-12)
+    for mine, theirs in zip(clipped, tf_clipped):
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-12)
+    assert global_norm(clipped) == pytest.approx(1.0)
+    cosine = sum(np.sum(a * b) for a, b in zip(grads, clipped)) / (norm * 1.0)
+    assert cosine == pytest.approx(1.0)  # same direction, only shorter
+
+
+def test_clip_by_global_norm_leaves_small_gradients_and_keeps_containers():
+    small = {"kernel": np.array([0.3, 0.4])}
+    clipped, norm = clip_by_global_norm(small, max_norm=1.0)
+    assert isinstance(clipped, dict) and norm == pytest.approx(0.5)
+    np.testing.assert_array_equal(clipped["kernel"], small["kernel"])
+    assert clipped["kernel"] is not small["kernel"]  # new arrays: the input is not modified
+    clipped32, _ = clip_by_global_norm([np.full(4, 10.0, dtype="float32")], 2)
+    assert clipped32[0].dtype == np.float32
+
+
+def test_clipping_errors():
+    with pytest.raises(ValueError, match=r"max_norm should be a positive number.*Received: max_norm=0"):
+        clip_by_global_norm([np.ones(2)], 0)
+    with pytest.raises(ValueError, match=r"expects at least one gradient array. Received: an empty list"):
+        clip_by_global_norm([], 1.0)
+    with pytest.raises(ValueError, match=r"global_norm expects a list \(or dict\) of gradient arrays.*"
+                                         r"Received: ndarray"):
+        global_norm(np.ones(3))

@@ -12,7 +12,7 @@ Shapes follow Keras's recurrent layers: `(num_samples, time, features)`.
 
 import numpy as np
 
-from course_lib.scratch.layers import _check_positive_int
+from course_lib._validation import check_int, check_num_classes
 
 
 def make_recall_task(num_samples=1000, sequence_length=50, num_classes=4, num_distractors=4, seed=1337):
@@ -46,12 +46,10 @@ def make_recall_task(num_samples=1000, sequence_length=50, num_classes=4, num_di
     >>> x.shape, bool((x[:, 0, :4].argmax(axis=1) == y).all())
     ((3, 5, 8), True)
     """
-    num_samples = _check_positive_int(num_samples, "num_samples")
-    sequence_length = _check_length(sequence_length)
-    num_classes = _check_positive_int(num_classes, "num_classes")
-    num_distractors = _check_positive_int(num_distractors, "num_distractors")
-    if num_classes < 2:
-        raise ValueError(f"num_classes should be >= 2 (a label to remember). Received: num_classes={num_classes}")
+    num_samples = check_int(num_samples, "num_samples", example=1000)
+    sequence_length = check_int(sequence_length, "sequence_length", minimum=2, example=50)
+    num_classes = check_num_classes(num_classes, example=4, hint="Each sequence starts with a label to remember.")
+    num_distractors = check_int(num_distractors, "num_distractors", example=4)
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(num_samples) % num_classes).astype("int32")
     symbols = num_classes + rng.integers(0, num_distractors, size=(num_samples, sequence_length))
@@ -91,8 +89,8 @@ def make_adding_problem(num_samples=1000, sequence_length=50, seed=1337):
     >>> x.shape, bool(np.allclose((x[..., 0] * x[..., 1]).sum(axis=1), y))
     ((4, 10, 2), True)
     """
-    num_samples = _check_positive_int(num_samples, "num_samples")
-    sequence_length = _check_length(sequence_length)
+    num_samples = check_int(num_samples, "num_samples", example=1000)
+    sequence_length = check_int(sequence_length, "sequence_length", minimum=2, example=50)
     rng = np.random.default_rng(seed)
     values = rng.uniform(0.0, 1.0, size=(num_samples, sequence_length))
     half = sequence_length // 2
@@ -105,11 +103,3 @@ def make_adding_problem(num_samples=1000, sequence_length=50, seed=1337):
     x = np.stack([values, markers], axis=2).astype("float32")
     y = (x[rows, first, 0] + x[rows, second, 0]).astype("float32")
     return x, y
-
-
-def _check_length(sequence_length):
-    sequence_length = _check_positive_int(sequence_length, "sequence_length")
-    if sequence_length < 2:
-        raise ValueError(f"sequence_length should be >= 2, e.g. sequence_length=50. "
-                         f"Received: sequence_length={sequence_length}")
-    return sequence_length

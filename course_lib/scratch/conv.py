@@ -20,6 +20,8 @@ compare these functions with `tf.nn.conv2d`, `keras.layers.MaxPooling2D` and
 
 import numpy as np
 
+from course_lib._validation import check_int
+
 
 def _check_image_and_kernel(image, kernel):
     image = np.asarray(image, dtype="float64")
@@ -74,16 +76,7 @@ def convolve2d(image, kernel):
         out[i, j] = sum over (u, v) of kernel[u, v] * image[i - u + kh // 2, j - v + kw // 2]
 
     which is `correlate2d(image, kernel[::-1, ::-1])` (the kernel turned by 180 degrees).
-
-    Args:
-        image: 2D array (height, width).
-        kernel: 2D array (kh, kw) with odd sizes.
-
-    Returns:
-        A float64 array with the shape of `image` ("same" output size).
-
-    Raises:
-        ValueError: `image` or `kernel` is not 2D, or a kernel size is even.
+    Arguments, result ("same" size, float64) and errors are those of `correlate2d`.
 
     Example:
 
@@ -97,8 +90,7 @@ def convolve2d(image, kernel):
 
 
 def _check_pool_input(x, pool_size, name="x"):
-    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-        raise ValueError(f"pool_size should be a positive int, e.g. pool_size=2. Received: pool_size={pool_size!r}")
+    check_int(pool_size, "pool_size", example=2)
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"{name} should have shape (batch_size, height, width, channels), like a Keras "

@@ -15,23 +15,20 @@ backward pass with `tf.GradientTape` on the same float64 numbers.
 
 import numpy as np
 
+from course_lib._validation import check_int
+from course_lib.scratch.initializers import glorot_uniform, he_normal, make_rng
+
 _INITIALIZERS = ("glorot_uniform", "he_normal", "zeros")
-_FLOAT_DTYPES = ("float32", "float64")
 
 
-def _check_dtype(dtype):
+def check_float_dtype(dtype):
+    """Checks the dtype of a from-scratch layer: float32 or float64 (a name, type or np.dtype)."""
     name = np.dtype(dtype).name if isinstance(dtype, (type, np.dtype)) else dtype
-    if name not in _FLOAT_DTYPES:
+    if name not in ("float32", "float64"):
         raise ValueError(
             f"dtype should be 'float32' (fast training) or 'float64' (gradient checks). "
             f"Received: dtype={dtype!r}")
     return np.dtype(name)
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} should be a positive int, e.g. {name}=128. Received: {name}={value!r}")
-    return int(value)
 
 
 class Layer:
@@ -98,21 +95,20 @@ class Dense(Layer):
     def __init__(self, input_dim, units, use_bias=True, kernel_initializer="glorot_uniform",
                  seed=None, dtype="float32"):
         super().__init__()
-        self.input_dim = _check_positive_int(input_dim, "input_dim")
-        self.units = _check_positive_int(units, "units")
+        self.input_dim = check_int(input_dim, "input_dim", example=784)
+        self.units = check_int(units, "units", example=128)
         if kernel_initializer not in _INITIALIZERS:
             raise ValueError(
                 f"kernel_initializer should be one of {list(_INITIALIZERS)}. "
                 f"Received: kernel_initializer={kernel_initializer!r}")
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_float_dtype(dtype)
         self.use_bias = bool(use_bias)
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        rng = make_rng(seed)
         shape = (self.input_dim, self.units)
         if kernel_initializer == "glorot_uniform":
-            limit = np.sqrt(6.0 / (self.input_dim + self.units))
-            kernel = rng.uniform(-limit, limit, size=shape)
+            kernel = glorot_uniform(rng, shape)
         elif kernel_initializer == "he_normal":
-            kernel = rng.normal(0.0, np.sqrt(2.0 / self.input_dim), size=shape)
+            kernel = he_normal(rng, shape)
         else:
             kernel = np.zeros(shape)
         self.params["kernel"] = kernel.astype(self.dtype)

@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from course_lib.scratch.layers import Dense, Layer, _check_dtype, _check_positive_int, get_activation
+from course_lib._validation import check_int
+from course_lib.scratch.layers import Dense, Layer, check_float_dtype, get_activation
 from course_lib.scratch.losses import Loss
 from course_lib.scratch.optimizers import Optimizer
 
@@ -206,8 +207,8 @@ class Sequential:
                              f"Received: len(x)={len(x)}, len(y)={len(y)}")
         if len(x) == 0:
             raise ValueError("x is empty: there is nothing to train on.")
-        epochs = _check_positive_int(epochs, "epochs")
-        batch_size = _check_positive_int(batch_size, "batch_size")
+        epochs = check_int(epochs, "epochs", example=10)
+        batch_size = check_int(batch_size, "batch_size", example=64)
         if verbose not in (0, 1, 2):
             raise ValueError(f"verbose should be 0, 1 or 2. Received: verbose={verbose!r}")
         if validation_data is not None:
@@ -291,13 +292,13 @@ def build_mlp(input_dim=784, hidden_units=(256, 128), num_classes=10, activation
     >>> build_mlp(784, (256, 128), 10).count_params()
     235146
     """
-    input_dim = _check_positive_int(input_dim, "input_dim")
-    num_classes = _check_positive_int(num_classes, "num_classes")
+    input_dim = check_int(input_dim, "input_dim", example=784)
+    num_classes = check_int(num_classes, "num_classes", example=10)
     hidden_units = tuple(hidden_units)
     for units in hidden_units:
-        _check_positive_int(units, "hidden_units[i]")
+        check_int(units, "hidden_units[i]", example=128)
     get_activation(activation)
-    _check_dtype(dtype)
+    check_float_dtype(dtype)
     rng = np.random.default_rng(seed)
     layers = []
     sizes = (input_dim,) + hidden_units

@@ -15,21 +15,22 @@ tests check that a few steps give the same numbers as Keras:
                w <- w - lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)
 
 The learning rate can be a number or a schedule, a callable of the step number (0, 1, ...).
+`clip_by_global_norm` shortens the gradients before the update, as Keras's `global_clipnorm`.
 """
+
+import math
+import numbers
 
 import numpy as np
 
+from course_lib._validation import check_number
 
-def _check_rate(value, name, low=0.0, high=None, low_inclusive=False):
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    if ok:
-        ok = value >= low if low_inclusive else value > low
-    if ok and high is not None:
-        ok = value < high
-    if not ok:
-        bound = f"in [{low:g}, {high:g})" if high is not None and low_inclusive else (
-            f"in ({low:g}, {high:g})" if high is not None else f"> {low:g}")
-        raise ValueError(f"{name} should be a number {bound}. Received: {name}={value!r}")
+
+def check_positive_number(value, name, example):
+    """Checks a real number > 0 (a learning rate, a step count, a norm); returns it as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{name} should be a positive number, e.g. {name}={example}. "
+                         f"Received: {name}={value!r}")
     return float(value)
 
 
@@ -50,9 +51,9 @@ class ExponentialDecay:
     """
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        self.initial_learning_rate = _check_rate(initial_learning_rate, "initial_learning_rate")
-        self.decay_steps = _check_rate(decay_steps, "decay_steps")
-        self.decay_rate = _check_rate(decay_rate, "decay_rate")
+        self.initial_learning_rate = check_positive_number(initial_learning_rate, "initial_learning_rate", 0.01)
+        self.decay_steps = check_positive_number(decay_steps, "decay_steps", 1000)
+        self.decay_rate = check_positive_number(decay_rate, "decay_rate", 0.96)
         self.staircase = bool(staircase)
 
     def __call__(self, step):
@@ -67,9 +68,9 @@ class InverseTimeDecay:
     """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`, as Keras's schedule."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        self.initial_learning_rate = _check_rate(initial_learning_rate, "initial_learning_rate")
-        self.decay_steps = _check_rate(decay_steps, "decay_steps")
-        self.decay_rate = _check_rate(decay_rate, "decay_rate", low_inclusive=True)
+        self.initial_learning_rate = check_positive_number(initial_learning_rate, "initial_learning_rate", 0.01)
+        self.decay_steps = check_positive_number(decay_steps, "decay_steps", 1000)
+        self.decay_rate = check_number(decay_rate, "decay_rate", high=math.inf, example=0.5)
         self.staircase = bool(staircase)
 
     def __call__(self, step):
@@ -85,7 +86,7 @@ class Optimizer:
 
     def __init__(self, learning_rate):
         if not callable(learning_rate):
-            learning_rate = _check_rate(learning_rate, "learning_rate")
+            learning_rate = check_positive_number(learning_rate, "learning_rate", 0.001)
         self.learning_rate = learning_rate
         self.iterations = 0
         self._slots = None
@@ -136,7 +137,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
-        self.momentum = _check_rate(momentum, "momentum", 0.0, 1.0, low_inclusive=True)
+        self.momentum = check_number(momentum, "momentum", example=0.9, include_high=False)
         self.nesterov = bool(nesterov)
 
     def _build(self, variables):
@@ -183,9 +184,9 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, bias_correction=True):
         super().__init__(learning_rate)
-        self.beta_1 = _check_rate(beta_1, "beta_1", 0.0, 1.0, low_inclusive=True)
-        self.beta_2 = _check_rate(beta_2, "beta_2", 0.0, 1.0, low_inclusive=True)
-        self.epsilon = _check_rate(epsilon, "epsilon")
+        self.beta_1 = check_number(beta_1, "beta_1", example=0.9, include_high=False)
+        self.beta_2 = check_number(beta_2, "beta_2", example=0.999, include_high=False)
+        self.epsilon = check_positive_number(epsilon, "epsilon", 1e-7)
         self.bias_correction = bool(bias_correction)
 
     def _build(self, variables):
@@ -212,3 +213,56 @@ class Adam(Optimizer):
             np.divide(m, buffer, out=buffer)
             buffer *= alpha
             w -= buffer
+
+
+# ----- gradient clipping (Keras: the optimizers' global_clipnorm argument) ---------------------------
+
+def _as_list(grads, who):
+    if isinstance(grads, dict):
+        keys, values = list(grads), list(grads.values())
+    elif isinstance(grads, (list, tuple)):
+        keys, values = None, list(grads)
+    else:
+        raise ValueError(f"{who} expects a list (or dict) of gradient arrays, e.g. "
+                         f"list(layer.grads.values()). Received: {type(grads).__name__}")
+    if not values:
+        raise ValueError(f"{who} expects at least one gradient array. Received: an empty {type(grads).__name__}")
+    return keys, [np.asarray(v) for v in values]
+
+
+def global_norm(grads):
+    """`sqrt(sum of every squared entry of every array)`: the norm of all gradients as one vector.
+
+    Same as `tf.linalg.global_norm`. Accepts a list or a dict of arrays.
+    """
+    _, values = _as_list(grads, "global_norm")
+    return float(np.sqrt(sum(float(np.sum(np.square(v, dtype="float64"))) for v in values)))
+
+
+def clip_by_global_norm(grads, max_norm):
+    """Rescales all gradients together so that their global norm is at most `max_norm`.
+
+    Same as `tf.clip_by_global_norm(grads, max_norm)` and Keras's `global_clipnorm`: when the
+    global norm exceeds `max_norm`, every array is multiplied by `max_norm / global_norm`, so the
+    update keeps its direction and only gets shorter; below it, nothing changes. (Keras's
+    `clipnorm` clips each array by its own norm, which does change the direction.)
+
+    Args:
+        grads: list (or dict) of gradient arrays.
+        max_norm: positive number, e.g. 1.0 or 5.0.
+
+    Returns:
+        `(clipped, norm)`: new arrays in the same container type, and the global norm before clipping.
+
+    Example:
+
+    >>> clipped, norm = clip_by_global_norm([np.array([3.0]), np.array([4.0])], max_norm=1.0)
+    >>> norm, [c.round(2) for c in clipped]
+    (5.0, [array([0.6]), array([0.8])])
+    """
+    check_positive_number(max_norm, "max_norm", 1.0)
+    keys, values = _as_list(grads, "clip_by_global_norm")
+    norm = global_norm(values)
+    scale = max_norm / max(norm, max_norm)  # 1 when norm <= max_norm
+    clipped = [(v * scale).astype(v.dtype, copy=False) for v in values]
+    return (dict(zip(keys, clipped)) if keys is not None else clipped), norm

@@ -9,7 +9,8 @@
 
 import numpy as np
 
-from course_lib.scratch.layers import _check_positive_int
+from course_lib._validation import check_int
+from course_lib.scratch.optimizers import check_positive_number
 
 _GATES = {
     "and": [0, 0, 0, 1],
@@ -45,10 +46,8 @@ class Perceptron:
     """
 
     def __init__(self, input_dim, learning_rate=1.0):
-        self.input_dim = _check_positive_int(input_dim, "input_dim")
-        if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
-            raise ValueError(f"learning_rate should be a positive number. Received: learning_rate={learning_rate!r}")
-        self.learning_rate = float(learning_rate)
+        self.input_dim = check_int(input_dim, "input_dim", example=2)
+        self.learning_rate = check_positive_number(learning_rate, "learning_rate", example=1.0)
         self.weights = np.zeros(self.input_dim)
         self.bias = 0.0
 
@@ -77,8 +76,8 @@ class Perceptron:
                 f"Received: x.shape={x.shape}, y.shape={y.shape}")
         if not np.isin(y, (0, 1)).all():
             raise ValueError(f"y should hold 0/1 targets. Received values: {sorted(set(y.tolist()))}")
-        epochs = _check_positive_int(epochs, "epochs")
-        batch_size = _check_positive_int(batch_size, "batch_size")
+        epochs = check_int(epochs, "epochs", example=10)
+        batch_size = check_int(batch_size, "batch_size", example=1)
         errors = []
         for _ in range(epochs):
             for start in range(0, len(x), batch_size):

@@ -1,61 +1,35 @@
-"""Recurrent networks from scratch in NumPy (lab 06): RNN and LSTM cells, backpropagation through time.
+"""Recurrent networks from scratch in NumPy (lab 06): the RNN cell, backpropagation through time.
 
-A cell computes one time step; a layer (`RNN`, or its shortcuts `SimpleRNN` and `LSTM`)
-applies the same cell, with the same weights, at every step of a sequence:
+A cell computes one time step; a layer (`RNN`, or its shortcut `SimpleRNN`) applies the
+same cell, with the same weights, at every step of a sequence (the LSTM, in `lstm.py`, is
+another cell for the same layer):
 
-    layer = LSTM(input_dim=28, units=64, seed=0)
+    layer = SimpleRNN(input_dim=28, units=64, seed=0)
     out = layer.forward(x)             # x: (batch_size, time, features) -> out: (batch_size, units), last h
     grad_x = layer.backward(grad_out)  # backpropagation through time: dLoss/dx (batch_size, time, features)
     layer.grads["recurrent_kernel"]    # summed over the time steps, like every weight shared across time
-    layer.activations["forget_gate"]   # (batch_size, time, units): the gates of the last forward pass
+    layer.activations["hidden"]        # (batch_size, time, units): the states of the last forward pass
 
 Shapes and weights follow Keras, so weights copy both ways with `get_weights` /
-`set_weights` (the tests check that `keras.layers.SimpleRNN` and `keras.layers.LSTM`
-give the same outputs, and `tf.GradientTape` the same gradients):
+`set_weights` (the tests check that `keras.layers.SimpleRNN` gives the same outputs, and
+`tf.GradientTape` the same gradients):
 
     SimpleRNN   h_t = tanh(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)
                 kernel (input_dim, units), recurrent_kernel (units, units), bias (units,)
-    LSTM        z = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias, split in 4 blocks of `units`
-                in Keras's order i, f, c, o:
-                i = sigmoid(z_i)  input gate       f = sigmoid(z_f)  forget gate
-                g = tanh(z_c)     candidate        o = sigmoid(z_o)  output gate
-                c_t = f * c_{t-1} + i * g          h_t = o * tanh(c_t)
-                kernel (input_dim, 4*units), recurrent_kernel (units, 4*units), bias (4*units,)
 
-Why the LSTM trains on long sequences: backpropagating through a tanh RNN multiplies the
-gradient by `recurrent_kernel.T` and by `1 - h^2 <= 1` at every step, so its norm shrinks
-(or grows) geometrically with the distance; the LSTM's cell state is updated by an
-addition, and dLoss/dc_{t-1} = dLoss/dc_t * f: with the forget gate near 1 the gradient
-passes almost unchanged. `gradient_norms_through_time` measures both.
+Why plain RNNs forget: backpropagating through a tanh RNN multiplies the gradient by
+`recurrent_kernel.T` and by `1 - h^2 <= 1` at every step, so its norm shrinks (or grows)
+geometrically with the distance. `gradient_norms_through_time` measures it, for this cell
+and for the LSTM's.
 """
 
-from dataclasses import dataclass
+import math
 
 import numpy as np
 
-from course_lib.scratch.layers import Layer, _check_dtype, _check_positive_int, sigmoid
-
-LSTM_GATES = ("input_gate", "forget_gate", "candidate", "output_gate")  # Keras's order: i, f, c, o
-
-
-# ----- initialisers (Keras's defaults) --------------------------------------------------------
-
-def _rng(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
-def _glorot_uniform(rng, shape):
-    limit = np.sqrt(6.0 / (shape[0] + shape[1]))
-    return rng.uniform(-limit, limit, size=shape)
-
-
-def _orthogonal(rng, shape):
-    """Orthogonal matrix as Keras's `Orthogonal` initializer: rows or columns orthonormal."""
-    rows, cols = shape
-    flat = rng.normal(size=(max(rows, cols), min(rows, cols)))
-    q, r = np.linalg.qr(flat)
-    q *= np.sign(np.diag(r))  # makes the decomposition unique, hence uniformly distributed
-    return np.ascontiguousarray(q if rows >= cols else q.T)  # C order: check_gradients edits a flat view
+from course_lib._validation import check_int, check_number
+from course_lib.scratch.initializers import glorot_uniform, make_rng, orthogonal
+from course_lib.scratch.layers import Layer, check_float_dtype
 
 
 # ----- argument checks -------------------------------------------------------------------------
@@ -96,8 +70,8 @@ def _check_weight(value, expected, name, what):
     return value
 
 
-def _check_step_shapes(x_t, h_prev, kernel, recurrent_kernel, bias, gates=1):
-    """Shape checks shared by the one-step functions (the exercises' reference answers)."""
+def check_step_shapes(x_t, h_prev, kernel, recurrent_kernel, bias, gates=1):
+    """Checks the arrays of one step (`rnn_step`, `lstm_step` with gates=4); returns them as arrays."""
     x_t, h_prev = np.asarray(x_t), np.asarray(h_prev)
     kernel, recurrent_kernel, bias = np.asarray(kernel), np.asarray(recurrent_kernel), np.asarray(bias)
     cols = "units" if gates == 1 else f"{gates}*units"
@@ -136,7 +110,7 @@ def rnn_step(x_t, h_prev, kernel, recurrent_kernel, bias):
     >>> rnn_step(np.ones((1, 1)), np.zeros((1, 2)), np.array([[0.5, -0.5]]), np.eye(2), np.zeros(2)).round(4)
     array([[ 0.4621, -0.4621]])
     """
-    x_t, h_prev, kernel, recurrent_kernel, bias = _check_step_shapes(x_t, h_prev, kernel, recurrent_kernel, bias)
+    x_t, h_prev, kernel, recurrent_kernel, bias = check_step_shapes(x_t, h_prev, kernel, recurrent_kernel, bias)
     return np.tanh(x_t @ kernel + h_prev @ recurrent_kernel + bias)
 
 
@@ -159,56 +133,7 @@ def rnn_step_backward(grad_h, x_t, h_prev, h_t, kernel, recurrent_kernel):
             grad_z.sum(axis=0))
 
 
-def lstm_cell_update(z, c_prev):
-    """The LSTM's gates and state update from the pre-activations `z` of one step.
-
-    Args:
-        z: `(batch_size, 4*units)`, `x_t @ kernel + h_prev @ recurrent_kernel + bias`, in Keras's
-            gate order i, f, c, o.
-        c_prev: `(batch_size, units)`, the previous cell state.
-
-    Returns:
-        `(h, c, gates)`: the new hidden state and cell state, `(batch_size, units)` each, and a dict
-        with "input_gate", "forget_gate", "candidate", "output_gate".
-    """
-    z = np.asarray(z)
-    c_prev = np.asarray(c_prev)
-    if z.ndim != 2 or z.shape[1] % 4 or c_prev.shape != (z.shape[0], z.shape[1] // 4):
-        raise ValueError(
-            f"z should have shape (batch_size, 4*units) and c_prev (batch_size, units). "
-            f"Received: z.shape={z.shape}, c_prev.shape={c_prev.shape}")
-    return _lstm_update(z, c_prev)
-
-
-def _lstm_update(z, c_prev):
-    # The cells call this one: lab 06's from-scratch question forbids the public functions
-    # (the grader makes them raise), and the LSTM layers must keep working without them.
-    i, f, g, o = np.split(z, 4, axis=1)
-    i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
-    c = f * c_prev + i * g          # additive path: keep a share f of the old memory, write i * g
-    h = o * np.tanh(c)
-    return h, c, {"input_gate": i, "forget_gate": f, "candidate": g, "output_gate": o}
-
-
-def lstm_step(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
-    """One LSTM step, as `keras.layers.LSTM` computes it (gate order i, f, c, o).
-
-    Args:
-        x_t: `(batch_size, input_dim)`; h_prev, c_prev: `(batch_size, units)`.
-        kernel: `(input_dim, 4*units)`; recurrent_kernel: `(units, 4*units)`; bias: `(4*units,)`.
-
-    Returns:
-        `(h_t, c_t, gates)`, see `lstm_cell_update`.
-    """
-    x_t, h_prev, kernel, recurrent_kernel, bias = _check_step_shapes(
-        x_t, h_prev, kernel, recurrent_kernel, bias, gates=4)
-    c_prev = np.asarray(c_prev)
-    if c_prev.shape != h_prev.shape:
-        raise ValueError(f"c_prev should have the shape of h_prev, {h_prev.shape}. Received: c_prev.shape={c_prev.shape}")
-    return _lstm_update(x_t @ kernel + h_prev @ recurrent_kernel + bias, c_prev)
-
-
-# ----- cells -------------------------------------------------------------------------------------
+# ----- the cell -------------------------------------------------------------------------------------
 
 class RNNCell:
     """A vanilla RNN cell: weights and one time step forward and backward.
@@ -233,17 +158,14 @@ class RNNCell:
     kind = "SimpleRNN"
 
     def __init__(self, input_dim, units, recurrent_scale=1.0, seed=None, dtype="float32"):
-        self.input_dim = _check_positive_int(input_dim, "input_dim")
-        self.units = _check_positive_int(units, "units")
-        if isinstance(recurrent_scale, bool) or not isinstance(recurrent_scale, (int, float)) \
-                or not recurrent_scale >= 0:
-            raise ValueError(f"recurrent_scale should be a number >= 0, e.g. recurrent_scale=1.0. "
-                             f"Received: recurrent_scale={recurrent_scale!r}")
-        self.dtype = _check_dtype(dtype)
-        rng = _rng(seed)
+        self.input_dim = check_int(input_dim, "input_dim", example=28)
+        self.units = check_int(units, "units", example=64)
+        check_number(recurrent_scale, "recurrent_scale", high=math.inf, example=1.0)
+        self.dtype = check_float_dtype(dtype)
+        rng = make_rng(seed)
         self.params = {
-            "kernel": _glorot_uniform(rng, (self.input_dim, self.units)).astype(self.dtype),
-            "recurrent_kernel": (recurrent_scale * _orthogonal(rng, (self.units, self.units))).astype(self.dtype),
+            "kernel": glorot_uniform(rng, (self.input_dim, self.units)).astype(self.dtype),
+            "recurrent_kernel": (recurrent_scale * orthogonal(rng, (self.units, self.units))).astype(self.dtype),
             "bias": np.zeros(self.units, dtype=self.dtype),
         }
         self.zero_grads()
@@ -273,80 +195,6 @@ class RNNCell:
 
     def trace(self, cache):
         return {"hidden": cache["h"]}
-
-
-class LSTMCell(RNNCell):
-    """An LSTM cell with explicit gates, in Keras's layout (gate order i, f, c, o).
-
-    Args:
-        input_dim: features per time step.
-        units: size of the hidden state h and of the cell state c.
-        unit_forget_bias: start the forget gate's bias at 1 (Keras's default), so that
-            f = sigmoid(1) = 0.73 at first and the memory is kept rather than erased.
-        seed: int or `np.random.Generator`.
-        dtype: "float32" or "float64".
-
-    Attributes:
-        params, grads: "kernel" `(input_dim, 4*units)`, "recurrent_kernel" `(units, 4*units)`,
-            "bias" `(4*units,)`; columns `[0:units]` belong to the input gate, then forget gate,
-            candidate and output gate.
-    """
-
-    state_names = ("h", "c")
-    trace_names = LSTM_GATES + ("cell", "hidden")
-    gates = 4
-    kind = "LSTM"
-
-    def __init__(self, input_dim, units, unit_forget_bias=True, seed=None, dtype="float32"):
-        self.input_dim = _check_positive_int(input_dim, "input_dim")
-        self.units = _check_positive_int(units, "units")
-        self.dtype = _check_dtype(dtype)
-        self.unit_forget_bias = bool(unit_forget_bias)
-        rng = _rng(seed)
-        u = self.units
-        bias = np.zeros(4 * u)
-        if self.unit_forget_bias:
-            bias[u:2 * u] = 1.0
-        self.params = {
-            "kernel": _glorot_uniform(rng, (self.input_dim, 4 * u)).astype(self.dtype),
-            "recurrent_kernel": _orthogonal(rng, (u, 4 * u)).astype(self.dtype),
-            "bias": bias.astype(self.dtype),
-        }
-        self.zero_grads()
-
-    def step(self, x_t, states):
-        """Returns `(output, new_states, cache)`; `states` is `[h_prev, c_prev]`; output is h_t."""
-        p = self.params
-        h_prev, c_prev = states
-        h, c, gates = _lstm_update(x_t @ p["kernel"] + h_prev @ p["recurrent_kernel"] + p["bias"], c_prev)
-        cache = {"x": x_t, "h_prev": h_prev, "c_prev": c_prev, "c": c, "h": h, **gates}
-        return h, [h, c], cache
-
-    def step_backward(self, grad_states, cache):
-        """`grad_states` is `[dLoss/dh_t, dLoss/dc_t]`; returns `(grad_x_t, [dLoss/dh_prev, dLoss/dc_prev])`."""
-        grad_h, grad_c = grad_states
-        i, f, g, o = (cache[name] for name in LSTM_GATES)
-        tanh_c = np.tanh(cache["c"])
-        grad_o = grad_h * tanh_c
-        grad_c = grad_c + grad_h * o * (1.0 - tanh_c ** 2)   # both paths into c_t
-        grad_c_prev = grad_c * f                              # the additive path: only scaled by f
-        grad_z = np.concatenate([
-            grad_c * g * i * (1.0 - i),           # input gate, sigmoid' = s (1 - s)
-            grad_c * cache["c_prev"] * f * (1.0 - f),   # forget gate
-            grad_c * i * (1.0 - g ** 2),          # candidate, tanh' = 1 - tanh^2
-            grad_o * o * (1.0 - o),               # output gate
-        ], axis=1)
-        p = self.params
-        self.grads["kernel"] += cache["x"].T @ grad_z
-        self.grads["recurrent_kernel"] += cache["h_prev"].T @ grad_z
-        self.grads["bias"] += grad_z.sum(axis=0)
-        return grad_z @ p["kernel"].T, [grad_z @ p["recurrent_kernel"].T, grad_c_prev]
-
-    def trace(self, cache):
-        out = {name: cache[name] for name in LSTM_GATES}
-        out["cell"] = cache["c"]
-        out["hidden"] = cache["h"]
-        return out
 
 
 # ----- layers: a cell unrolled over time ----------------------------------------------------------
@@ -518,76 +366,6 @@ class SimpleRNN(RNN):
                          return_sequences=return_sequences)
 
 
-class LSTM(RNN):
-    """`RNN(LSTMCell(input_dim, units, ...))`, like `keras.layers.LSTM(units)`.
-
-    Example:
-
-    >>> layer = LSTM(input_dim=3, units=4, seed=0)
-    >>> layer.count_params()    # 4 gates * (3 + 4 + 1) * 4
-    128
-    """
-
-    def __init__(self, input_dim, units, return_sequences=False, unit_forget_bias=True, seed=None,
-                 dtype="float32"):
-        super().__init__(LSTMCell(input_dim, units, unit_forget_bias=unit_forget_bias, seed=seed, dtype=dtype),
-                         return_sequences=return_sequences)
-
-
-# ----- gradient clipping ---------------------------------------------------------------------------
-
-def _as_list(grads, who):
-    if isinstance(grads, dict):
-        keys, values = list(grads), list(grads.values())
-    elif isinstance(grads, (list, tuple)):
-        keys, values = None, list(grads)
-    else:
-        raise ValueError(f"{who} expects a list (or dict) of gradient arrays, e.g. "
-                         f"list(layer.grads.values()). Received: {type(grads).__name__}")
-    if not values:
-        raise ValueError(f"{who} expects at least one gradient array. Received: an empty {type(grads).__name__}")
-    return keys, [np.asarray(v) for v in values]
-
-
-def global_norm(grads):
-    """`sqrt(sum of every squared entry of every array)`: the norm of all gradients as one vector.
-
-    Same as `tf.linalg.global_norm`. Accepts a list or a dict of arrays.
-    """
-    _, values = _as_list(grads, "global_norm")
-    return float(np.sqrt(sum(float(np.sum(np.square(v, dtype="float64"))) for v in values)))
-
-
-def clip_by_global_norm(grads, max_norm):
-    """Rescales all gradients together so that their global norm is at most `max_norm`.
-
-    Same as `tf.clip_by_global_norm(grads, max_norm)` and Keras's `global_clipnorm`: when the
-    global norm exceeds `max_norm`, every array is multiplied by `max_norm / global_norm`, so the
-    update keeps its direction and only gets shorter; below it, nothing changes. (Keras's
-    `clipnorm` clips each array by its own norm, which does change the direction.)
-
-    Args:
-        grads: list (or dict) of gradient arrays.
-        max_norm: positive number, e.g. 1.0 or 5.0.
-
-    Returns:
-        `(clipped, norm)`: new arrays in the same container type, and the global norm before clipping.
-
-    Example:
-
-    >>> clipped, norm = clip_by_global_norm([np.array([3.0]), np.array([4.0])], max_norm=1.0)
-    >>> norm, [c.round(2) for c in clipped]
-    (5.0, [array([0.6]), array([0.8])])
-    """
-    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.floating)) or not max_norm > 0:
-        raise ValueError(f"max_norm should be a positive number, e.g. max_norm=1.0. Received: max_norm={max_norm!r}")
-    keys, values = _as_list(grads, "clip_by_global_norm")
-    norm = global_norm(values)
-    scale = max_norm / max(norm, max_norm)  # 1 when norm <= max_norm
-    clipped = [(v * scale).astype(v.dtype, copy=False) for v in values]
-    return (dict(zip(keys, clipped)) if keys is not None else clipped), norm
-
-
 # ----- vanishing gradients -----------------------------------------------------------------------
 
 def gradient_norms_through_time(cell, sequence_length=50, batch_size=16, input_scale=1.0, seed=0):
@@ -624,10 +402,9 @@ def gradient_norms_through_time(cell, sequence_length=50, batch_size=16, input_s
         raise ValueError(
             f"cell should be an RNNCell or LSTMCell (or a SimpleRNN / LSTM layer), e.g. "
             f"RNNCell(8, 32, recurrent_scale=0.5). Received: {type(cell).__name__}")
-    sequence_length = _check_positive_int(sequence_length, "sequence_length")
-    batch_size = _check_positive_int(batch_size, "batch_size")
-    if isinstance(input_scale, bool) or not isinstance(input_scale, (int, float)) or input_scale < 0:
-        raise ValueError(f"input_scale should be a number >= 0. Received: input_scale={input_scale!r}")
+    sequence_length = check_int(sequence_length, "sequence_length", example=50)
+    batch_size = check_int(batch_size, "batch_size", example=16)
+    check_number(input_scale, "input_scale", high=math.inf, example=1.0)
     rng = np.random.default_rng(seed)
     x = rng.normal(scale=input_scale, size=(batch_size, sequence_length, cell.input_dim))
     u = rng.normal(size=(batch_size, cell.units))
@@ -638,58 +415,3 @@ def gradient_norms_through_time(cell, sequence_length=50, batch_size=16, input_s
     layer.backward(u.astype(cell.dtype))
     cell.grads.update(saved)  # measuring must not change what an optimizer would read
     return np.linalg.norm(layer.state_grads.astype("float64"), axis=2).mean(axis=0)
-
-
-# ----- a tiny worked example ------------------------------------------------------------------
-
-WORKED_KERNEL = ((0.5, -0.3),)               # W_x: 1 input, 2 hidden units
-WORKED_RECURRENT_KERNEL = ((0.8, -0.2), (0.4, 0.6))
-WORKED_BIAS = (0.0, 0.1)
-WORKED_INPUTS = (1.0, 0.5, -1.0)
-
-
-@dataclass
-class RNNWorkedExample:
-    """Every number of a 3-step RNN forward pass with 1 input and 2 hidden units."""
-
-    inputs: tuple
-    kernel: np.ndarray
-    recurrent_kernel: np.ndarray
-    bias: np.ndarray
-    pre_activations: np.ndarray   # (time, units): z_t = x_t W_x + h_{t-1} W_h + b
-    hidden: np.ndarray            # (time, units): h_t = tanh(z_t)
-
-    def report(self):
-        """Returns the computation as text, 4 decimals."""
-        def vec(v):
-            return "[" + ", ".join(f"{a:.4f}" for a in v) + "]"
-
-        lines = [f"W_x = {self.kernel.tolist()}, W_h = {self.recurrent_kernel.tolist()}, b = {self.bias.tolist()}",
-                 f"x = {list(self.inputs)}, h_0 = [0, 0]"]
-        h_prev = np.zeros(2)
-        for t, (x, z, h) in enumerate(zip(self.inputs, self.pre_activations, self.hidden), start=1):
-            lines.append(f"t={t}: z = {x:g}*W_x + h_{t - 1} @ W_h + b = {vec(z)}   h_{t} = tanh(z) = {vec(h)}")
-            h_prev = h
-        lines.append(f"output (last hidden state) = {vec(h_prev)}")
-        return "\n".join(lines)
-
-
-def rnn_worked_example(inputs=WORKED_INPUTS):
-    """Runs a 3-step sequence through a 2-unit `SimpleRNN` with fixed weights (lab 06's example).
-
-    W_x = [[0.5, -0.3]], W_h = [[0.8, -0.2], [0.4, 0.6]], b = [0, 0.1], x = (1, 0.5, -1):
-    h_1 = [0.4621, -0.1974], h_2 = [0.4936, -0.2551], h_3 = [-0.2043, 0.1472].
-
-    Returns:
-        An `RNNWorkedExample`; `print(result.report())` shows every step.
-    """
-    inputs = tuple(float(v) for v in np.asarray(inputs, dtype=float).reshape(-1))
-    kernel, recurrent_kernel, bias = (np.array(w) for w in (WORKED_KERNEL, WORKED_RECURRENT_KERNEL, WORKED_BIAS))
-    h = np.zeros((1, 2))
-    pre, hidden = [], []
-    for x in inputs:  # the same three weights at every step
-        z = np.array([[x]]) @ kernel + h @ recurrent_kernel + bias
-        h = np.tanh(z)    # written out, not rnn_step: lab 06 asks for rnn_step from scratch
-        pre.append(z[0])
-        hidden.append(h[0])
-    return RNNWorkedExample(inputs, kernel, recurrent_kernel, bias, np.array(pre), np.array(hidden))

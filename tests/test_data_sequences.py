@@ -41,12 +41,16 @@ def test_generators_are_deterministic(make):
 def test_generator_errors():
     with pytest.raises(ValueError, match=r"num_samples should be a positive int.*Received: num_samples=0"):
         make_adding_problem(0)
-    with pytest.raises(ValueError, match=r"sequence_length should be >= 2, e.g. sequence_length=50. "
+    with pytest.raises(ValueError, match=r"sequence_length should be an int >= 2 \(e.g. sequence_length=50\). "
                                          r"Received: sequence_length=1"):
         make_recall_task(10, sequence_length=1)
-    with pytest.raises(ValueError, match=r"sequence_length should be a positive int.*Received: sequence_length=2.5"):
+    with pytest.raises(ValueError, match=r"sequence_length should be an int >= 2.*Received: sequence_length=2.5"):
         make_adding_problem(10, sequence_length=2.5)
-    with pytest.raises(ValueError, match=r"num_classes should be >= 2.*Received: num_classes=1"):
+    with pytest.raises(ValueError, match=r"num_classes should be an int >= 2.*label to remember.*Received: num_classes=1"):
         make_recall_task(10, num_classes=1)
+    with pytest.raises(ValueError, match=r"num_classes should be an int >= 2.*Received: num_classes=True"):
+        make_recall_task(10, num_classes=True)
+    x, y = make_recall_task(np.int64(4), sequence_length=np.int64(5), num_classes=np.int64(2), seed=0)
+    assert x.shape == (4, 5, 6) and set(y.tolist()) == {0, 1}  # NumPy ints are ints
     with pytest.raises(ValueError, match=r"num_distractors should be a positive int.*Received: num_distractors=0"):
         make_recall_task(10, num_distractors=0)

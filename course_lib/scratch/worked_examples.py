@@ -1,6 +1,9 @@
-"""The lecture's worked example of forward and backward propagation, computed by the library.
+"""The lectures' worked examples, computed by the library: every number a slide shows.
 
-The network: two inputs, two linear hidden units, one linear output, no biases.
+`worked_example()` (lab 01): one forward and backward pass and one gradient-descent step.
+`rnn_worked_example()` (lab 06): three steps of a 2-unit RNN, below.
+
+Lab 01's network: two inputs, two linear hidden units, one linear output, no biases.
 
     h1 = i1*w1 + i2*w2          h2 = i1*w3 + i2*w4          prediction = h1*w5 + h2*w6
     loss = 1/2 (prediction - target)^2,   delta = dloss/dprediction = prediction - target
@@ -139,3 +142,58 @@ def worked_example(inputs=LECTURE_INPUTS, weights=LECTURE_WEIGHTS, target=1.0, l
         hidden_deltas=(float(hidden_deltas[0, 0]), float(hidden_deltas[0, 1])),
         weights_before=dict(zip(NAMES, weights)), gradients=gradients,
         weights_after=by_name(*kernels))
+
+
+# ----- lab 06: a 3-step RNN forward pass ---------------------------------------------------------
+
+WORKED_KERNEL = ((0.5, -0.3),)               # W_x: 1 input, 2 hidden units
+WORKED_RECURRENT_KERNEL = ((0.8, -0.2), (0.4, 0.6))
+WORKED_BIAS = (0.0, 0.1)
+WORKED_INPUTS = (1.0, 0.5, -1.0)
+
+
+@dataclass
+class RNNWorkedExample:
+    """Every number of a 3-step RNN forward pass with 1 input and 2 hidden units."""
+
+    inputs: tuple
+    kernel: np.ndarray
+    recurrent_kernel: np.ndarray
+    bias: np.ndarray
+    pre_activations: np.ndarray   # (time, units): z_t = x_t W_x + h_{t-1} W_h + b
+    hidden: np.ndarray            # (time, units): h_t = tanh(z_t)
+
+    def report(self):
+        """Returns the computation as text, 4 decimals."""
+        def vec(v):
+            return "[" + ", ".join(f"{a:.4f}" for a in v) + "]"
+
+        lines = [f"W_x = {self.kernel.tolist()}, W_h = {self.recurrent_kernel.tolist()}, b = {self.bias.tolist()}",
+                 f"x = {list(self.inputs)}, h_0 = [0, 0]"]
+        h_prev = np.zeros(2)
+        for t, (x, z, h) in enumerate(zip(self.inputs, self.pre_activations, self.hidden), start=1):
+            lines.append(f"t={t}: z = {x:g}*W_x + h_{t - 1} @ W_h + b = {vec(z)}   h_{t} = tanh(z) = {vec(h)}")
+            h_prev = h
+        lines.append(f"output (last hidden state) = {vec(h_prev)}")
+        return "\n".join(lines)
+
+
+def rnn_worked_example(inputs=WORKED_INPUTS):
+    """Runs a 3-step sequence through a 2-unit `SimpleRNN` with fixed weights (lab 06's example).
+
+    W_x = [[0.5, -0.3]], W_h = [[0.8, -0.2], [0.4, 0.6]], b = [0, 0.1], x = (1, 0.5, -1):
+    h_1 = [0.4621, -0.1974], h_2 = [0.4936, -0.2551], h_3 = [-0.2043, 0.1472].
+
+    Returns:
+        An `RNNWorkedExample`; `print(result.report())` shows every step.
+    """
+    inputs = tuple(float(v) for v in np.asarray(inputs, dtype=float).reshape(-1))
+    kernel, recurrent_kernel, bias = (np.array(w) for w in (WORKED_KERNEL, WORKED_RECURRENT_KERNEL, WORKED_BIAS))
+    h = np.zeros((1, 2))
+    pre, hidden = [], []
+    for x in inputs:  # the same three weights at every step
+        z = np.array([[x]]) @ kernel + h @ recurrent_kernel + bias
+        h = np.tanh(z)    # written out, not rnn_step: lab 06 asks for rnn_step from scratch
+        pre.append(z[0])
+        hidden.append(h[0])
+    return RNNWorkedExample(inputs, kernel, recurrent_kernel, bias, np.array(pre), np.array(hidden))
