@@ -26,8 +26,11 @@ import numbers
 
 import numpy as np
 
+from course_lib._validation import check_int, check_number
+
 BOX_FORMATS = ("xyxy", "xywh")
 AP_METHODS = ("all_points", "11_point", "101_point")
+_LAYOUTS = {"xyxy": "(x_min, y_min, x_max, y_max)", "xywh": "(x_min, y_min, width, height)"}
 
 
 # ---------------------------------------------------------------- argument checks
@@ -40,17 +43,6 @@ def _check_box_format(box_format):
             "(x_min, y_min, width, height), as named in keras.utils.bounding_boxes. "
             f"Received: box_format={box_format!r}")
     return box_format.lower()
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-
-
-def _check_threshold(value, name, example):
-    if not _is_number(value) or not 0 <= value <= 1:
-        raise ValueError(f"{name} should be a number in [0, 1], e.g. {name}={example}. "
-                         f"Received: {name}={value!r}")
-    return float(value)
 
 
 def _as_boxes(boxes, name="boxes", box_format="xyxy"):
@@ -75,22 +67,18 @@ def _as_boxes(boxes, name="boxes", box_format="xyxy"):
             f"{name} should hold finite coordinates, but box {i} has NaN or inf; drop or fix that "
             f"box (a diverging box regressor produces these). Received: {name}[{i}]={array[i].tolist()}")
     if box_format == "xywh":
-        bad = np.flatnonzero((array[:, 2] < 0) | (array[:, 3] < 0))
-        if bad.size:
-            i = int(bad[0])
-            raise ValueError(
-                f'"xywh" boxes are (x_min, y_min, width, height) with width, height >= 0, but box {i} '
-                f'has a negative size. If your boxes are (x_min, y_min, x_max, y_max), pass '
-                f'box_format="xyxy". Received: {name}[{i}]={array[i].tolist()}')
-        array = np.concatenate([array[:, :2], array[:, :2] + array[:, 2:]], axis=1)
+        bad, problem, other = (array[:, 2] < 0) | (array[:, 3] < 0), "a negative width or height", "xyxy"
     else:
-        bad = np.flatnonzero((array[:, 2] < array[:, 0]) | (array[:, 3] < array[:, 1]))
-        if bad.size:
-            i = int(bad[0])
-            raise ValueError(
-                f'"xyxy" boxes are (x_min, y_min, x_max, y_max), but box {i} has x_max < x_min or '
-                f'y_max < y_min. If your boxes are (x_min, y_min, width, height), pass '
-                f'box_format="xywh". Received: {name}[{i}]={array[i].tolist()}')
+        bad, problem, other = ((array[:, 2] < array[:, 0]) | (array[:, 3] < array[:, 1]),
+                               "x_max < x_min or y_max < y_min", "xywh")
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f'"{box_format}" boxes are {_LAYOUTS[box_format]} with width, height >= 0, but box {i} has '
+            f'{problem}. If your boxes are {_LAYOUTS[other]}, pass box_format="{other}". '
+            f"Received: {name}[{i}]={array[i].tolist()}")
+    if box_format == "xywh":
+        array = np.concatenate([array[:, :2], array[:, :2] + array[:, 2:]], axis=1)
     return array, single
 
 
@@ -219,18 +207,16 @@ def non_max_suppression(boxes, scores, iou_threshold=0.5, score_threshold=None, 
     boxes, _ = _as_boxes(boxes, "boxes", box_format)
     scores_given = scores
     scores = _as_vector(scores, "scores", len(boxes), "score")
-    iou_threshold = _check_threshold(iou_threshold, "iou_threshold", 0.5)
-    if score_threshold is not None:
-        if not _is_number(score_threshold) or score_threshold < 0:
-            raise ValueError(
-                "score_threshold should be a number >= 0 (scores are probabilities; apply a sigmoid "
-                "to logits first), or None to keep every box. "
-                f"Received: score_threshold={score_threshold!r}")
-    if max_output_size is not None and (isinstance(max_output_size, bool)
-                                        or not isinstance(max_output_size, numbers.Integral)
-                                        or max_output_size < 0):
-        raise ValueError("max_output_size should be an int >= 0, or None for no limit, e.g. "
-                         f"max_output_size=100. Received: max_output_size={max_output_size!r}")
+    iou_threshold = check_number(iou_threshold, "iou_threshold", example=0.5)
+    if score_threshold is not None and not (
+            isinstance(score_threshold, numbers.Real) and not isinstance(score_threshold, bool)
+            and 0 <= score_threshold < np.inf):
+        raise ValueError(
+            "score_threshold should be a number >= 0 (scores are probabilities; apply a sigmoid "
+            "to logits first), or None to keep every box. "
+            f"Received: score_threshold={score_threshold!r}")
+    max_output_size = check_int(max_output_size, "max_output_size", minimum=0, example=100, allow_none=True,
+                                hint="None keeps every box.")
 
     order = np.argsort(-scores, kind="stable")  # stable: equal scores keep the lower index first
     if score_threshold is not None:
@@ -342,10 +328,7 @@ def average_precision(recall, precision, method="all_points"):
 
 def _check_images(detections, ground_truths, num_classes, box_format):
     """Validates both lists; returns them as lists of dicts of checked arrays."""
-    if num_classes is not None and (isinstance(num_classes, bool)
-                                    or not isinstance(num_classes, numbers.Integral) or num_classes < 1):
-        raise ValueError(f"num_classes should be an int >= 1, or None to use the labels present, "
-                         f"e.g. num_classes=20. Received: num_classes={num_classes!r}")
+    check_int(num_classes, "num_classes", example=20, allow_none=True, hint="None uses the labels present.")
     for name, images in (("detections", detections), ("ground_truths", ground_truths)):
         if not isinstance(images, (list, tuple)):
             raise ValueError(
@@ -454,10 +437,9 @@ def precision_recall_curve(detections, ground_truths, class_id, iou_threshold=0.
     (array([0.5, 0.5, 1. ]), array([1.   , 0.5  , 0.667]))
     """
     box_format = _check_box_format(box_format)
-    iou_threshold = _check_threshold(iou_threshold, "iou_threshold", 0.5)
+    iou_threshold = check_number(iou_threshold, "iou_threshold", example=0.5)
     detections, ground_truths = _check_images(detections, ground_truths, None, box_format)
-    if isinstance(class_id, bool) or not isinstance(class_id, numbers.Integral) or class_id < 0:
-        raise ValueError(f"class_id should be an int >= 0. Received: class_id={class_id!r}")
+    class_id = check_int(class_id, "class_id", minimum=0, example=1)
     scores, hits, num_ground_truths = _match_class(detections, ground_truths, class_id, iou_threshold)
     if num_ground_truths == 0:
         raise ValueError(
@@ -511,7 +493,7 @@ def mean_average_precision(detections, ground_truths, iou_threshold=0.5, num_cla
     {'map': 0.9166666666666666, 'per_class': {0: 0.8333333333333333, 1: 1.0}}
     """
     box_format = _check_box_format(box_format)
-    iou_threshold = _check_threshold(iou_threshold, "iou_threshold", 0.5)
+    iou_threshold = check_number(iou_threshold, "iou_threshold", example=0.5)
     _check_method(method)
     detections, ground_truths = _check_images(detections, ground_truths, num_classes, box_format)
     classes = sorted({int(c) for gt in ground_truths for c in gt["labels"]})
