@@ -20,11 +20,6 @@ from course_lib._validation import (check_input_shape, check_int, check_ints, ch
 from course_lib.models.blocks import residual_block, vgg_block
 
 
-# Old names still imported by models not yet switched to course_lib._validation; removed once unused.
-_check_input_shape = check_input_shape
-_check_num_classes = check_num_classes
-
-
 def _check_halvings(input_shape, halvings, who, fix=""):
     """Each pooling halves height and width: they must stay at least 1 after `halvings` of them."""
     smallest = 2 ** halvings
