@@ -27,7 +27,9 @@ def test_plots_return_axes(rng):
     assert [t.get_text() for t in picked[0].get_yticklabels()] == ["3", "0"]
     assert picked[0].images[0].get_array().shape == (2, 10)   # (units, time)
     _, own = plt.subplots(2, 1)
-    assert len(plot_gate_activations(layer.activations, names=("candidate", "hidden"), axes=own)) == 2
+    assert len(plot_gate_activations(layer.activations, names=("candidate", "hidden"), ax=own)) == 2
+    with pytest.raises(ValueError, match=r"ax should hold one Axes per name \(3\). Received: 2 Axes"):
+        plot_gate_activations(layer, names=("input_gate", "forget_gate", "cell"), ax=own)
     plt.close("all")
 
 

@@ -54,11 +54,11 @@ def plot_gradient_norms(norms, ax=None, log_scale=True):
 
 
 def plot_gate_activations(layer, sample=0, names=("input_gate", "forget_gate", "output_gate", "cell"),
-                          units=None, highlight_steps=None, axes=None):
+                          units=None, highlight_steps=None, ax=None):
     """Draws an LSTM's gates for one sequence as heatmaps: one row per unit, one column per step.
 
     Args:
-        layer: a `course_lib.scratch.rnn.LSTM` (or `RNN`) after `forward`, or its `activations` dict.
+        layer: a `course_lib.scratch.lstm.LSTM` (or any `RNN`) after `forward`, or its `activations` dict.
         sample: which sequence of the batch.
         names: which activations to draw, among "input_gate", "forget_gate", "candidate",
             "output_gate", "cell" and "hidden".
@@ -66,10 +66,10 @@ def plot_gate_activations(layer, sample=0, names=("input_gate", "forget_gate", "
             most; all units when None.
         highlight_steps: optional time steps to outline in red (e.g. the adding problem's two
             marked steps).
-        axes: a sequence of `len(names)` matplotlib axes; a new figure when None.
+        ax: a sequence of `len(names)` matplotlib Axes; a new figure when None.
 
     Returns:
-        The array of axes.
+        A 1-D NumPy array of Axes, one per name.
 
     Raises:
         ValueError: an unknown name, a sample or unit out of range, or the wrong number of axes.
@@ -90,27 +90,26 @@ def plot_gate_activations(layer, sample=0, names=("input_gate", "forget_gate", "
     if rows.size == 0 or rows.dtype.kind not in "iu" or rows.min() < 0 or rows.max() >= num_units:
         raise ValueError(f"units should be indices in [0, {num_units - 1}], e.g. units=[0, 5, 7]. "
                          f"Received: units={units!r}")
-    if axes is None:
-        _, axes = plt.subplots(len(names), 1, figsize=(9, 1.9 * len(names)), sharex=True, squeeze=False)
-        axes = axes[:, 0]
-    axes = np.asarray(axes).reshape(-1)
+    if ax is None:
+        _, ax = plt.subplots(len(names), 1, figsize=(9, 1.9 * len(names)), sharex=True, squeeze=False)
+    axes = np.asarray(ax).reshape(-1)
     if len(axes) != len(names):
-        raise ValueError(f"axes should hold one axes per name ({len(names)}). Received: {len(axes)}")
-    for ax, name in zip(axes, names):
+        raise ValueError(f"ax should hold one Axes per name ({len(names)}). Received: {len(axes)} Axes")
+    for panel, name in zip(axes, names):
         values = activations[name][sample][:, rows].T  # (units, time)
         if name in ("input_gate", "forget_gate", "output_gate"):
-            image = ax.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+            image = panel.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         else:
             limit = max(float(np.abs(values).max()), 1e-6)
-            image = ax.imshow(values, aspect="auto", cmap="coolwarm", vmin=-limit, vmax=limit,
-                              interpolation="nearest")
-        plt.colorbar(image, ax=ax, pad=0.01)
+            image = panel.imshow(values, aspect="auto", cmap="coolwarm", vmin=-limit, vmax=limit,
+                                 interpolation="nearest")
+        plt.colorbar(image, ax=panel, pad=0.01)
         for step in (() if highlight_steps is None else np.asarray(highlight_steps).reshape(-1)):
             # an outline around the column, so that the values at that step stay visible
-            ax.axvspan(step - 0.5, step + 0.5, fill=False, edgecolor="red", linewidth=1.2)
-        ax.set_title(GATE_TITLES.get(name, name), fontsize=10, loc="left")
-        ax.set_ylabel("unit")
+            panel.axvspan(step - 0.5, step + 0.5, fill=False, edgecolor="red", linewidth=1.2)
+        panel.set_title(GATE_TITLES.get(name, name), fontsize=10, loc="left")
+        panel.set_ylabel("unit")
         if units is not None and len(rows) <= 16:
-            ax.set_yticks(np.arange(len(rows)), [str(r) for r in rows], fontsize=7)
+            panel.set_yticks(np.arange(len(rows)), [str(r) for r in rows], fontsize=7)
     axes[-1].set_xlabel("time step")
     return axes
