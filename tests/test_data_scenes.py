@@ -1,20 +1,13 @@
-"""Tests for course_lib.data.scenes: the Fashion-MNIST scene generator and the Oxford-IIIT Pet loader."""
+"""Tests for course_lib.data.scenes: the Fashion-MNIST scene generator (NumPy only)."""
 
+import subprocess
 import sys
-import types
 
-import matplotlib
 import numpy as np
 import pytest
 
-matplotlib.use("Agg")
-
-from course_lib.runtime import DatasetUnavailableError  # noqa: E402
-from course_lib.data import scenes as scenes_module  # noqa: E402
-from course_lib.data.scenes import (PET_CLASSES, SCENE_CLASSES, check_segmentation_data,  # noqa: E402
-                                    colorize_masks, fill_holes, load_pet_segmentation,
-                                    make_fashion_scenes, pixel_class_fractions, plot_pixel_balance,
-                                    plot_segmentation)
+from course_lib.data.masks import pixel_class_fractions
+from course_lib.data.scenes import SCENE_CLASSES, fill_holes, make_fashion_scenes, make_instance_maps
 
 
 @pytest.fixture(scope="module")
@@ -148,156 +141,17 @@ def test_generator_errors(kwargs, match):
         make_fashion_scenes(**kwargs)
 
 
-def test_check_segmentation_data_accepts_and_reshapes(scenes):
-    images, masks = check_segmentation_data(scenes.images[..., 0], scenes.masks[..., None], num_classes=5)
-    assert images.shape == (300, 64, 64, 1) and masks.shape == (300, 64, 64)
-    marked = scenes.masks.copy()
-    marked[0, 0, 0] = 255
-    check_segmentation_data(scenes.images, marked, num_classes=5, ignore_index=255)
-
-
-@pytest.mark.parametrize("change, match", [
-    (lambda x, m: (x[:10], m[:9]), r"same number of samples.*Received: 10 images and 9 masks"),
-    (lambda x, m: (x, m[:, :32, :32]), r"Each mask should have its image's height and width.*nearest"),
-    (lambda x, m: (x, m + 1), r"class ids in \[0, 5\) for num_classes=5.*Received: mask values \[5\]"),
-    (lambda x, m: (x, m.astype("float32")), r"masks should hold integer class ids.*astype\('uint8'\)"),
-    (lambda x, m: (x, np.eye(5, dtype="uint8")[m]), r"look one-hot encoded.*argmax\(axis=-1\)"),
-    (lambda x, m: (x[0, ..., 0], m), r"images should have shape \(num_images, height, width, channels\)"),
-    (lambda x, m: (x, m[0]), r"masks should have shape \(num_images, height, width\)"),
-])
-def test_check_segmentation_data_errors(scenes, change, match):
-    images, masks = change(scenes.images[:10], scenes.masks[:10])
-    with pytest.raises(ValueError, match=match):
-        check_segmentation_data(images, masks, num_classes=5)
-
-
-def test_plots_return_axes(scenes):
-    axes = plot_segmentation(scenes.images, scenes.masks, scenes.masks, class_names=scenes.class_names,
-                             max_images=3)
-    assert axes.shape == (3, 3)
-    assert [t.get_text() for t in axes[0, -1].get_legend().get_texts()] == scenes.class_names
-    axes = plot_segmentation(scenes.images, scenes.masks, {"FCN": scenes.masks, "U-Net": scenes.masks},
-                             max_images=2)
-    assert axes.shape == (2, 4) and axes[0, 3].get_title() == "U-Net"
-    assert plot_segmentation(scenes.images, scenes.masks, max_images=1).shape == (1, 2)
-    with pytest.raises(ValueError, match=r"label maps \(n, height, width\).*argmax"):
-        plot_segmentation(scenes.images, scenes.masks, np.zeros((300, 64, 64, 5)))
-    ax = plot_pixel_balance(scenes.masks, scenes.class_names)
-    assert ax.get_xlabel() == "share of pixels (%)"
-    colors = colorize_masks(scenes.masks[:2], 5)
-    assert colors.shape == (2, 64, 64, 3) and colors.min() >= 0 and colors.max() <= 1
-    import matplotlib.pyplot as plt
-    plt.close("all")
-
-
-# --------------------------------------------------------------------------- Oxford-IIIT Pet
-
-class _FakeTfds(types.ModuleType):
-    """Stands in for tensorflow_datasets: records the call, serves two images with trimaps 1-3."""
-
-    def __init__(self, fail=False):
-        super().__init__("tensorflow_datasets")
-        self.fail, self.calls = fail, []
-
-    def load(self, name, split, download):
-        self.calls.append(dict(name=name, split=split, download=download))
-        if self.fail:
-            raise AssertionError("Dataset oxford_iiit_pet: could not find data")
-        import tensorflow as tf
-        image = np.full((2, 40, 60, 3), 200, dtype="uint8")
-        trimap = np.full((2, 40, 60, 1), 2, dtype="uint8")     # 2 = background
-        trimap[:, 10:30, 20:40] = 3                            # 3 = border
-        trimap[:, 12:28, 22:38] = 1                            # 1 = pet
-        return tf.data.Dataset.from_tensor_slices({"image": image, "segmentation_mask": trimap})
-
-    @staticmethod
-    def as_numpy(dataset):
-        return dataset.as_numpy_iterator()
-
-
-def test_pet_loader_without_the_package(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import fails
-    with pytest.raises(DatasetUnavailableError, match="needs the tensorflow-datasets package.*make_fashion_scenes"):
-        load_pet_segmentation()
-
-
-def test_pet_loader_offline_fails_at_once_with_a_way_out(monkeypatch):
-    fake = _FakeTfds(fail=True)
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
-    monkeypatch.setenv("COURSE_LIB_OFFLINE", "1")
-    with pytest.raises(DatasetUnavailableError, match="offline.*Run it on Colab.*make_fashion_scenes"):
-        load_pet_segmentation("train", limit=10)
-    assert fake.calls == [dict(name="oxford_iiit_pet", split="train[:10]", download=False)]
-
-
-def test_pet_loader_maps_trimaps_and_resizes(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _FakeTfds())
-    monkeypatch.setenv("COURSE_LIB_OFFLINE", "0")
-    images, masks = load_pet_segmentation("test", image_size=(32, 48))
-    assert images.shape == (2, 32, 48, 3) and images.dtype == np.uint8 and (images == 200).all()
-    assert masks.shape == (2, 32, 48) and masks.dtype == np.uint8
-    assert set(np.unique(masks)) == {0, 1, 2}                    # background, pet, border
-    assert masks[0, 0, 0] == 0 and masks[0, 16, 24] == 1
-    assert PET_CLASSES == ("background", "pet", "border")
-    assert "Loaded 2 Oxford-IIIT Pet images (test) at 32x48" in capsys.readouterr().out
-    check_segmentation_data(images, masks, num_classes=3)
-
-
-def test_pet_loader_other_failure_is_not_called_offline(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _FakeTfds(fail=True))
-    monkeypatch.setenv("COURSE_LIB_OFFLINE", "0")
-    with pytest.raises(DatasetUnavailableError, match="could not download or prepare.*oxford_iiit_pet"):
-        load_pet_segmentation()
-
-
-class _FailingTfds(_FakeTfds):
-    """A download that fails as the dataset's host does (an HTTP error arrives as ValueError)."""
-
-    def load(self, name, split, download):
-        raise ValueError("Failed to get url https://www.robots.ox.ac.uk/... HTTP code: 503")
-
-
-def test_pet_loader_http_failure_is_one_catchable_error(monkeypatch):
-    # Lab 05's online cell catches DatasetUnavailableError only: a ValueError from the host
-    # (issue 10) must arrive as that class, with the host's message and the way out.
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _FailingTfds())
-    monkeypatch.setenv("COURSE_LIB_OFFLINE", "0")
-    with pytest.raises(DatasetUnavailableError, match="HTTP code: 503.*make_fashion_scenes"):
-        load_pet_segmentation("train", limit=4)
-
-
-def test_pet_loader_with_the_real_builder_mocked(monkeypatch):
-    # tfds.testing.mock_data generates examples from the real oxford_iiit_pet builder's
-    # features (key names, dtypes, shapes): only the download is faked.
-    tfds = pytest.importorskip("tensorflow_datasets")
-    monkeypatch.setenv("COURSE_LIB_OFFLINE", "0")
-    with tfds.testing.mock_data(num_examples=3):
-        images, masks = load_pet_segmentation("train", image_size=(32, 32), limit=3)
-    assert images.shape[1:] == (32, 32, 3) and images.dtype == np.uint8
-    assert masks.shape == images.shape[:3] and masks.dtype == np.uint8
-    assert set(np.unique(masks)) <= {0, 1, 2}
-    check_segmentation_data(images, masks, num_classes=len(PET_CLASSES))
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(split="validation"), r'split should be "train" or "test".*Received: split=\'validation\''),
-    (dict(image_size=(16, 16)), r"image_size should be.*at least 32.*Received: image_size=\(16, 16\)"),
-    (dict(limit=0), r"limit should be a positive int.*Received: limit=0"),
-])
-def test_pet_loader_argument_errors(monkeypatch, kwargs, match):
-    monkeypatch.setitem(sys.modules, "tensorflow_datasets", _FakeTfds())
-    with pytest.raises(ValueError, match=match):
-        load_pet_segmentation(**kwargs)
-
-
-def test_module_has_no_tensorflow_import_at_top():
-    # The generator is NumPy only: it must not need TensorFlow to make scenes.
-    source = open(scenes_module.__file__).read().split("def load_pet_segmentation")[0]
-    assert "import tensorflow" not in source
+def test_module_imports_no_tensorflow():
+    # The generator is NumPy only: a fresh interpreter imports it, and makes scenes, without TensorFlow.
+    code = ("import sys\n"
+            "from course_lib.data.scenes import make_fashion_scenes\n"
+            "make_fashion_scenes(2, seed=0)\n"
+            "print(sorted(name for name in ('tensorflow', 'keras') if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
 def test_instance_maps_match_the_scenes():
-    from course_lib.data.scenes import make_instance_maps
     scenes = make_fashion_scenes(40, seed=5)
     instances = make_instance_maps(40, seed=5)
     assert instances.shape == scenes.masks.shape and instances.dtype == np.uint8

@@ -207,7 +207,16 @@ def test_interpolate_latent_includes_both_ends():
 
 def test_plots_run_and_reject_bad_shapes():
     images = np.zeros((4, 28, 28, 1))
-    assert plot_image_rows({"input": images, "output": images}, max_images=3).shape == (2, 3)
+    axes = plot_image_rows({"input": images, "output": images}, num_images=3)
+    assert isinstance(axes, np.ndarray) and axes.shape == (2 * 3,)          # row by row
+    assert [t.get_text() for t in axes[3].texts] == ["output"]              # each row's title, on its left
+    assert plot_image_rows({"one": images[:1]}).shape == (1,)                # one image: still an array
+    bright = plot_image_rows({"above 1": np.full((1, 28, 28), 1.05)})[0]    # a linear decoder overshoots
+    assert bright.get_images()[0].get_array().max() == 1.0                  # clipped, not read as 0-255
+    with pytest.raises(ValueError, match=r"num_images should be a positive int.*Received: num_images=0"):
+        plot_image_rows({"input": images}, num_images=0)
+    import matplotlib.pyplot as plt
+    plt.close("all")
     ax = plot_embedding_2d(np.random.default_rng(0).normal(size=(50, 2)), np.arange(50) % 10,
                            class_names=[str(k) for k in range(10)])
     assert ax.get_xlabel() == "code 1"

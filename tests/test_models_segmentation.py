@@ -1,6 +1,5 @@
-"""Tests for course_lib.models.segmentation: builders, transposed-conv arithmetic, training helpers."""
+"""Tests for course_lib.models.segmentation: FCN and U-Net builders, training and scoring helpers."""
 
-import itertools
 import time
 
 import keras
@@ -11,128 +10,10 @@ import pytest
 matplotlib.use("Agg")
 
 from course_lib.data.scenes import make_fashion_scenes  # noqa: E402
-from course_lib.models.segmentation import (bilinear_upsampling_kernel, build_fcn,  # noqa: E402
-                                            dense_as_convolution,
-                                            build_unet, checkerboard_demo, compile_segmentation_model,
-                                            fit_segmentation_model, format_scores_table, insert_zeros,
-                                            plot_checkerboard_demo, predict_masks, segmentation_scores,
-                                            transposed_conv_by_hand, transposed_conv_output_size)
-
-
-# --------------------------------------------------------------------------- transposed convolutions
-
-def keras_output_size(input_size, kernel_size, strides, padding, output_padding=None):
-    layer = keras.layers.Conv2DTranspose(1, kernel_size, strides=strides, padding=padding,
-                                         output_padding=output_padding)
-    return layer.compute_output_shape((None, input_size, input_size, 1))[1]
-
-
-def test_output_size_matches_keras_for_many_combinations():
-    checked = 0
-    for size, kernel, strides, padding in itertools.product(range(1, 8), range(1, 6), range(1, 4),
-                                                            ("valid", "same")):
-        for output_padding in [None] + list(range(strides)):
-            expected = keras_output_size(size, kernel, strides, padding, output_padding)
-            assert transposed_conv_output_size(size, kernel, strides, padding, output_padding) == expected, \
-                (size, kernel, strides, padding, output_padding)
-            checked += 1
-    assert checked == 7 * 5 * 2 * (2 + 3 + 4)   # 630 combinations
-
-
-@pytest.mark.parametrize("size, kernel, strides, padding", [
-    (4, 3, 2, "valid"), (4, 3, 2, "same"), (5, 4, 2, "same"), (3, 1, 3, "valid"), (8, 2, 2, "same"),
-])
-def test_output_size_matches_a_real_layer_call(size, kernel, strides, padding):
-    layer = keras.layers.Conv2DTranspose(2, kernel, strides=strides, padding=padding)
-    output = layer(np.zeros((1, size, size, 3), "float32"))
-    assert output.shape[1] == transposed_conv_output_size(size, kernel, strides, padding)
-
-
-def test_output_size_with_integer_padding_is_the_lecture_formula():
-    assert transposed_conv_output_size(4, 3, 2) == 9
-    assert transposed_conv_output_size(4, 3, 2, padding=1) == 7           # (4 - 1) * 2 - 2 + 3
-    assert transposed_conv_output_size(4, 3, 2, padding=1, output_padding=1) == 8
-    assert transposed_conv_output_size(16, 4, 2, padding=1) == 32          # the usual "double it" layer
-    assert transposed_conv_output_size(1, 3, 1, padding=0) == 3
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(input_size=0, kernel_size=3), r"input_size should be a positive int.*Received: input_size=0"),
-    (dict(input_size=4, kernel_size=2.5), r"kernel_size should be a positive int.*Received: kernel_size=2.5"),
-    (dict(input_size=4, kernel_size=3, strides=0), r"strides should be a positive int"),
-    (dict(input_size=4, kernel_size=3, padding="full"), r'padding should be "valid", "same" or an int >= 0'),
-    (dict(input_size=4, kernel_size=3, padding=-1), r"Received: padding=-1"),
-    (dict(input_size=4, kernel_size=3, output_padding=-1), r"output_padding should be a non-negative int \(e.g. output_padding=1\), or None. Keras wants it smaller than strides. Received: output_padding=-1"),
-    (dict(input_size=1, kernel_size=1, padding=1), r"padding=1 crops more than the whole output"),
-])
-def test_output_size_errors(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        transposed_conv_output_size(**kwargs)
-
-
-def test_insert_zeros():
-    np.testing.assert_array_equal(insert_zeros(np.array([[1, 2], [3, 4]]), 2),
-                                  [[1, 0, 2], [0, 0, 0], [3, 0, 4]])
-    assert insert_zeros(np.ones((3, 4)), 3).shape == (7, 10)
-    with pytest.raises(ValueError, match=r"x should be a 2-D array.*Received: x.shape=\(3,\)"):
-        insert_zeros(np.ones(3))
-
-
-@pytest.mark.parametrize("size, kernel, strides", [(2, 3, 2), (4, 3, 2), (3, 4, 2), (3, 2, 2), (5, 3, 1),
-                                                   (3, 5, 3), (3, 2, 3)])
-def test_transposed_conv_by_hand_matches_keras(size, kernel, strides):
-    rng = np.random.default_rng(size * 100 + kernel * 10 + strides)
-    x = rng.normal(size=(size, size + 1))
-    weights = rng.normal(size=(kernel, kernel))
-    layer = keras.layers.Conv2DTranspose(1, kernel, strides=strides, padding="valid", use_bias=False)
-    layer.build((None, size, size + 1, 1))
-    layer.set_weights([weights[:, :, None, None]])
-    expected = np.asarray(layer(x[None, :, :, None].astype("float32")))[0, :, :, 0]
-    result = transposed_conv_by_hand(x, weights, strides)
-    assert result.shape == expected.shape
-    np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-4)
-
-
-def test_transposed_conv_by_hand_is_stamping_the_kernel():
-    x = np.array([[1.0, 2.0]])
-    kernel = np.array([[1.0, 10.0, 100.0]])
-    # stamps: 1 * kernel at column 0, 2 * kernel at column 2, summed where they overlap
-    # (the kernel's single row is shorter than the stride: as Keras, a zero row pads the height to 1 * 2)
-    np.testing.assert_array_equal(transposed_conv_by_hand(x, kernel, strides=2),
-                                  [[1, 10, 102, 20, 200], [0, 0, 0, 0, 0]])
-    with pytest.raises(ValueError, match=r"kernel should be a 2-D array"):
-        transposed_conv_by_hand(x, np.ones(3))
-
-
-def test_checkerboard_demo():
-    transposed = checkerboard_demo(input_size=6, kernel_size=3, strides=2)
-    assert transposed.shape == (12, 12)
-    interior = transposed[2:-2, 2:-2]
-    assert set(np.unique(interior)) == {1.0, 2.0, 4.0}     # uneven overlap: a checkerboard
-    resized = checkerboard_demo(input_size=6, kernel_size=3, strides=2, method="resize_conv")
-    assert (resized[1:-1, 1:-1] == 9).all()                # every interior pixel sums 3 x 3 taps
-    even = checkerboard_demo(input_size=6, kernel_size=4, strides=2)
-    assert len(np.unique(even[2:-2, 2:-2])) == 1           # kernel a multiple of the stride: flat
-    with pytest.raises(ValueError, match=r"method should be one of \['transposed', 'resize_conv'\]. Received: method='nearest'"):
-        checkerboard_demo(method="nearest")
-    axes = plot_checkerboard_demo()
-    assert len(axes) == 2 and "Conv2DTranspose" in axes[0].get_title()
-    import matplotlib.pyplot as plt
-    plt.close("all")
-
-
-def test_bilinear_kernel_upsamples_a_ramp_linearly():
-    kernel = bilinear_upsampling_kernel(4, 2)
-    assert kernel.shape == (8, 8, 2, 2) and kernel[..., 0, 1].sum() == 0
-    layer = keras.layers.Conv2DTranspose(2, 8, strides=4, padding="same", use_bias=False)
-    layer.build((None, 6, 6, 2))
-    layer.set_weights([kernel])
-    ramp = np.tile(np.arange(6, dtype="float32"), (6, 1))
-    x = np.stack([np.ones((6, 6), "float32"), ramp], axis=-1)[None]
-    out = np.asarray(layer(x))[0]
-    np.testing.assert_allclose(out[4:-4, 4:-4, 0], 1.0, atol=1e-6)      # constants stay constant
-    steps = np.diff(out[10, 4:-4, 1])
-    np.testing.assert_allclose(steps, 0.25, atol=1e-5)                  # a ramp stays a ramp, 4x finer
+from course_lib.models.segmentation import (build_fcn, build_unet, compile_segmentation_model,  # noqa: E402
+                                            dense_as_convolution, fit_segmentation_model, format_scores_table,
+                                            predict_masks, segmentation_scores)
+from course_lib.scratch.transposed_conv import bilinear_upsampling_kernel  # noqa: E402
 
 
 # --------------------------------------------------------------------------- builders
@@ -272,7 +153,6 @@ def test_unet_overfits_a_handful_of_scenes():
 
 
 def test_fcn_skip_fusion_builds_fcn_16s_and_8s_and_starts_as_the_coarse_net():
-    coarse = build_fcn((64, 64, 1), num_classes=5, skip_levels=0)
     fcn8 = build_fcn((64, 64, 1), num_classes=5, skip_levels=2)
     names = [layer.name for layer in fcn8.layers]
     assert {"fuse1_up", "score_pool2", "fuse1", "fuse2_up", "score_pool1", "fuse2"} <= set(names)
@@ -301,38 +181,3 @@ def test_dense_as_convolution_is_the_same_dense_layer_and_slides_on_larger_maps(
     assert conv(np.zeros((1, 9, 7, 6), "float32")).shape == (1, 6, 4, 10)   # a grid of outputs
     with pytest.raises(ValueError, match=r"takes 96 inputs, but a flattened \(4, 4, 5\) map has 80"):
         dense_as_convolution(dense, (4, 4, 5))
-
-
-def test_mask_targets_head_paste_and_iou():
-    from course_lib.data.scenes import make_instance_maps
-    from course_lib.models.segmentation import (build_mask_head, instance_mask_iou, make_mask_targets,
-                                                paste_masks)
-    scenes = make_fashion_scenes(12, seed=3)
-    instances = make_instance_maps(12, seed=3)
-    targets = make_mask_targets(scenes.images, instances, scenes.boxes, scenes.labels)
-    objects = sum(len(b) for b in scenes.boxes)
-    assert targets["crops"].shape == (objects, 28, 28, 1) and targets["masks"].shape == (objects, 28, 28)
-    assert set(np.unique(targets["masks"])) <= {0.0, 1.0} and targets["masks"].mean() > 0.3
-    assert targets["class_id"].tolist() == np.concatenate(scenes.labels).tolist()
-    # the true masks, pasted back into their boxes, are close to the instance maps
-    pasted = paste_masks(targets["masks"], np.concatenate(scenes.boxes), (64, 64))
-    iou = instance_mask_iou(pasted, instances, targets["image_index"])
-    assert iou.shape == (objects,) and iou.mean() > 0.85
-    boxes_as_masks = paste_masks(np.ones((objects, 28, 28)), np.concatenate(scenes.boxes), (64, 64))
-    assert instance_mask_iou(boxes_as_masks, instances, targets["image_index"]).mean() < iou.mean()
-    head = build_mask_head((28, 28, 1), num_classes=4, filters=(4, 8))
-    assert head.output.shape == (None, 28, 28)
-    head.compile(optimizer="adam", loss="binary_crossentropy")
-    head.fit({"crops": targets["crops"], "class_id": targets["class_id"]}, targets["masks"], epochs=1, verbose=0)
-    # the output is the mask channel of the given class
-    crops = targets["crops"][:2]
-    per_class = keras.Model(head.inputs, head.get_layer("class_masks").output).predict(
-        {"crops": crops, "class_id": np.array([1, 1])}, verbose=0)
-    for class_id in (1, 3):
-        out = head.predict({"crops": crops, "class_id": np.array([class_id] * 2)}, verbose=0)
-        np.testing.assert_allclose(out, per_class[..., class_id - 1], atol=1e-6)
-    with pytest.raises(ValueError, match="instance_maps should have the images.*make_instance_maps"):
-        make_mask_targets(scenes.images, instances[:3], scenes.boxes, scenes.labels)
-    with pytest.raises(ValueError, match="one box per mask.*2 masks and 1 boxes"):
-        paste_masks(np.zeros((2, 28, 28)), [[0, 0, 4, 4]], (64, 64))
-

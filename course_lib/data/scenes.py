@@ -1,9 +1,9 @@
-"""Small segmentation scenes built from Fashion-MNIST items (offline), and Oxford-IIIT Pet (online).
+"""Small segmentation scenes built from Fashion-MNIST items, offline, seeded, in NumPy (labs 04 and 05).
 
-Offline, seeded, in NumPy: `make_fashion_scenes` pastes 1 to 3 Fashion-MNIST items
-(a few distinct classes) onto a textured, noisy background and returns for every
-image its per-pixel label map **and** its objects' boxes and labels, so the
-segmentation lab (05) and the object-detection lab reuse the same scenes:
+`make_fashion_scenes` pastes 1 to 3 Fashion-MNIST items (a few distinct classes) onto a
+textured, noisy background and returns for every image its per-pixel label map **and**
+its objects' boxes and labels, so the segmentation lab (05) and the object-detection
+lab (04) use the same scenes:
 
     scenes = make_fashion_scenes(1000, image_size=(64, 64), seed=1)
     scenes.images        # (1000, 64, 64, 1) uint8, grayscale
@@ -11,13 +11,10 @@ segmentation lab (05) and the object-detection lab reuse the same scenes:
     scenes.boxes[i]      # (num_objects, 4) int64, (x_min, y_min, x_max, y_max) of each visible mask
     scenes.labels[i]     # (num_objects,) int64, class ids 1..K, as in the masks
     scenes.class_names   # ["background", "T-shirt/top", "Trouser", "Sneaker", "Bag"]
+    make_instance_maps(1000, seed=1)   # (1000, 64, 64): which object each pixel belongs to
 
-    plot_segmentation(scenes.images, scenes.masks, predicted_masks, class_names=scenes.class_names)
-
-Online (Colab), the same U-Net trains on real photos: `load_pet_segmentation`
-returns Oxford-IIIT Pet images and their trimaps (background, pet, border)
-from TensorFlow Datasets. Offline it fails at once with a message saying what
-to do instead.
+Label maps are checked, counted and drawn by `course_lib.data.masks`; real photos
+(Oxford-IIIT Pet, online) come from `course_lib.data.pets`.
 """
 
 import functools
@@ -25,7 +22,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from course_lib import runtime
 from course_lib._validation import check_image_size, check_int, resolve_classes
 from course_lib.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 
@@ -42,9 +38,6 @@ MIN_VISIBLE_FRACTION = 0.5
 # A Fashion-MNIST pixel belongs to the item when brighter than this (0-255),
 # after filling the holes that dark patterns leave inside the silhouette.
 _ITEM_THRESHOLD = 20
-
-#: Oxford-IIIT Pet trimap classes after `load_pet_segmentation` (0 = background).
-PET_CLASSES = ("background", "pet", "border")
 
 _PLACEMENT_ATTEMPTS = 30
 
@@ -319,249 +312,5 @@ def make_instance_maps(num_images, image_size=(64, 64), max_objects=3, classes=N
     return instances
 
 
-# --------------------------------------------------------------------------- checks shared with the models
-
-def check_segmentation_data(images, masks, num_classes, ignore_index=None):
-    """Checks images and label maps before training; returns them as NumPy arrays.
-
-    Args:
-        images: array `(n, height, width, channels)` (or `(n, height, width)` grayscale).
-        masks: integer array `(n, height, width)` (or `(n, height, width, 1)`), class ids
-            in [0, num_classes), or `ignore_index`.
-        num_classes: int, classes of the model's output, background included.
-        ignore_index: None, or a label to allow outside that range (e.g. 255).
-
-    Returns:
-        `(images, masks)`: images with a channel axis, masks of shape `(n, height, width)`.
-
-    Raises:
-        ValueError: counts, sizes, dtypes or labels do not match, saying which and how to fix it.
-    """
-    images, masks = np.asarray(images), np.asarray(masks)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4:
-        raise ValueError(f"images should have shape (num_images, height, width, channels). "
-                         f"Received: images.shape={images.shape}")
-    if masks.ndim == 4 and masks.shape[-1] == 1:
-        masks = masks[..., 0]
-    if masks.ndim == 4 and masks.shape[-1] == num_classes:
-        raise ValueError(f"masks look one-hot encoded (last axis = num_classes = {num_classes}); pass "
-                         f"one class id per pixel: masks.argmax(axis=-1). Received: masks.shape={masks.shape}")
-    if masks.ndim != 3:
-        raise ValueError(f"masks should have shape (num_images, height, width), one class id per "
-                         f"pixel. Received: masks.shape={masks.shape}")
-    if len(images) != len(masks):
-        raise ValueError(f"images and masks should hold the same number of samples, one mask per "
-                         f"image; check that both were sliced the same way. Received: {len(images)} "
-                         f"images and {len(masks)} masks")
-    if images.shape[1:3] != masks.shape[1:3]:
-        raise ValueError(f"Each mask should have its image's height and width; resize masks with "
-                         f"nearest-neighbour interpolation (never bilinear, which invents labels). "
-                         f"Received: images of {images.shape[1:3]}, masks of {masks.shape[1:3]}")
-    if masks.dtype.kind not in "iu":
-        raise ValueError(f"masks should hold integer class ids (e.g. uint8). Received: masks.dtype="
-                         f"{masks.dtype}; if they are whole numbers stored as floats, use masks.astype('uint8')")
-    labels = masks if ignore_index is None else masks[masks != ignore_index]
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        values = np.unique(labels[(labels < 0) | (labels >= num_classes)])
-        raise ValueError(
-            f"masks should hold class ids in [0, {num_classes}) for num_classes={num_classes}, but "
-            f"{int(((labels < 0) | (labels >= num_classes)).sum()):,} pixels have other values. Pass "
-            f"the right num_classes (background included), or map those labels first (e.g. Oxford "
-            f"trimaps go 1-3: subtract 1). Received: mask values {values[:10].tolist()}")
-    return images, masks
-
-
-# --------------------------------------------------------------------------- plots
-
-def _class_colors(num_classes):
-    import matplotlib.pyplot as plt
-    colors = [(0.12, 0.12, 0.12)]   # background: near black
-    palette = plt.get_cmap("tab10").colors
-    for k in range(1, num_classes):
-        colors.append(palette[(k - 1) % len(palette)])
-    return np.array(colors)
-
-
-def colorize_masks(masks, num_classes):
-    """Returns float RGB images `(..., 3)` in [0, 1]: background near black, class k in tab10's color k-1."""
-    masks = np.asarray(masks).astype("int64")
-    colors = _class_colors(num_classes)
-    return colors[np.clip(masks, 0, num_classes - 1)]
-
-
-def plot_segmentation(images, masks, predicted_masks=None, class_names=None, max_images=4, axes=None):
-    """Draws image / true mask / predicted mask side by side, one row per image, with a legend.
-
-    Args:
-        images: `(n, height, width)` or `(n, height, width, channels)` in [0, 255].
-        masks: `(n, height, width)` integer label maps.
-        predicted_masks: optional `(n, height, width)` label maps (e.g.
-            `model.predict(x).argmax(-1)`); a column per entry of a dict
-            `{title: label maps}` compares several models.
-        class_names: names of the classes, background first (default: "class k").
-        max_images: int, rows to draw (the first images).
-        axes: None, or a 2-D array of Axes `(rows, columns)`.
-
-    Returns:
-        The 2-D array of Axes.
-    """
-    images, masks = np.asarray(images), np.asarray(masks)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if masks.ndim == 4 and masks.shape[-1] == 1:
-        masks = masks[..., 0]
-    predictions = predicted_masks if isinstance(predicted_masks, dict) else (
-        {} if predicted_masks is None else {"predicted": predicted_masks})
-    predictions = {title: np.asarray(p) for title, p in predictions.items()}
-    for title, p in predictions.items():
-        if p.ndim == 4:
-            raise ValueError(f"predicted_masks {title!r} should be label maps (n, height, width); "
-                             f"for class scores take .argmax(axis=-1) first. Received shape {p.shape}")
-    if len(images) != len(masks) or images.shape[1:3] != masks.shape[1:3]:
-        raise ValueError(f"images and masks should match: one (height, width) mask per image. "
-                         f"Received: images.shape={images.shape}, masks.shape={masks.shape}")
-    num_classes = len(class_names) if class_names is not None else int(
-        max([masks.max()] + [p.max() for p in predictions.values()])) + 1
-    names = list(class_names) if class_names is not None else [f"class {k}" for k in range(num_classes)]
-    rows = min(check_int(max_images, "max_images", example=4), len(images))
-    columns = 2 + len(predictions)
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-    if axes is None:
-        _, axes = plt.subplots(rows, columns, figsize=(2.2 * columns + 1.6, 2.2 * rows), squeeze=False)
-    axes = np.asarray(axes).reshape(rows, columns)
-    gray = images.ndim == 3
-    for row in range(rows):
-        panels = [("image", images[row]), ("true mask", masks[row])] + [
-            (title, p[row]) for title, p in predictions.items()]
-        for col, (title, panel) in enumerate(panels):
-            axis = axes[row, col]
-            if col == 0:
-                axis.imshow(panel, cmap="gray" if gray else None, vmin=0, vmax=255)
-            else:
-                axis.imshow(colorize_masks(panel, num_classes), interpolation="nearest")
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if row == 0:
-                axis.set_title(title, fontsize=9)
-    colors = _class_colors(num_classes)
-    handles = [Patch(color=colors[k], label=names[k]) for k in range(num_classes)]
-    axes[0, -1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
-                       frameon=False)
-    return axes
-
-
-def pixel_class_fractions(masks, num_classes):
-    """Returns the fraction of pixels of each class, `(num_classes,)` floats summing to 1."""
-    counts = np.bincount(np.asarray(masks).astype("int64").reshape(-1), minlength=num_classes)
-    return counts[:num_classes] / max(counts.sum(), 1)
-
-
-def plot_pixel_balance(masks, class_names, ax=None):
-    """Draws the share of pixels per class as a horizontal bar chart (background first).
-
-    Returns:
-        The axes.
-    """
-    fractions = pixel_class_fractions(masks, len(class_names))
-    import matplotlib.pyplot as plt
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 0.35 * len(class_names) + 1.2))
-    positions = np.arange(len(class_names))
-    ax.barh(positions, 100 * fractions, color=_class_colors(len(class_names)))
-    ax.set_yticks(positions)
-    ax.set_yticklabels(class_names)
-    ax.invert_yaxis()
-    for y, f in zip(positions, fractions):
-        ax.text(100 * f, y, f" {100 * f:.1f} %", va="center", fontsize=8)
-    ax.set_xlim(0, 115)
-    ax.set_xlabel("share of pixels (%)")
-    ax.set_title(f"Pixels per class ({np.asarray(masks).size:,} in total)")
-    return ax
-
-
-# --------------------------------------------------------------------------- Oxford-IIIT Pet (online)
-
-def _pet_offline_hint():
-    return ("Offline, use the generated scenes instead: scenes = make_fashion_scenes(2000); "
-            "images, masks = scenes.images, scenes.masks.")
-
-
-def load_pet_segmentation(split="train", image_size=(128, 128), limit=None):
-    """Loads Oxford-IIIT Pet images and their trimaps from TensorFlow Datasets (online, e.g. Colab).
-
-    The dataset's trimaps (`segmentation_mask` in TFDS' `oxford_iiit_pet`) label each
-    pixel 1 (pet), 2 (background) or 3 (border, "not classified" in the dataset's README). They are mapped to `PET_CLASSES`:
-    0 = background, 1 = pet, 2 = border, so that background is 0 as in the scenes.
-    Images are resized bilinearly, masks with nearest-neighbour (interpolating labels
-    would invent classes), both to `image_size` without keeping the aspect ratio.
-
-    The first call downloads about 800 MB into TensorFlow Datasets' folder
-    (`~/tensorflow_datasets`). Offline, it fails at once unless that copy exists.
-
-    Args:
-        split: "train" (3,680 images) or "test" (3,669).
-        image_size: `(height, width)` (or an int), at least 32 each; multiples of 16 suit
-            `build_unet(depth=4)`.
-        limit: int, load only the first `limit` images of the split; None for all.
-
-    Returns:
-        `(images, masks)`: uint8 arrays `(n, height, width, 3)` and `(n, height, width)`.
-
-    Raises:
-        ValueError: bad arguments.
-        DatasetUnavailableError: `tensorflow_datasets` is not installed, the machine is
-            offline and the dataset was not downloaded before, or the download failed
-            (any error of tfds or the dataset's host). A lab cell catches this one class
-            and falls back to the scenes.
-
-    Example (Colab):
-
-    >>> images, masks = load_pet_segmentation("train", image_size=(128, 128), limit=1000)
-    >>> images.shape, masks.shape
-    ((1000, 128, 128, 3), (1000, 128, 128))
-    """
-    if split not in ("train", "test"):
-        raise ValueError(f'split should be "train" or "test" (Oxford-IIIT Pet has no other split). '
-                         f'Received: split={split!r}')
-    height, width = _check_image_size(image_size, smallest=32)
-    if limit is not None:
-        limit = check_int(limit, "limit", example=1000)
-    from course_lib.data.tfds import load_tfds as _load_tfds
-    tfds_split = split if limit is None else f"{split}[:{limit}]"
-    dataset = _load_tfds("oxford_iiit_pet", tfds_split, caller="load_pet_segmentation",
-                         offline_hint=_pet_offline_hint(), what="Oxford-IIIT Pet (about 800 MB)")
-    import tensorflow_datasets as tfds  # (_load_tfds checked that it is installed)
-
-    runtime.quiet_tensorflow()
-    import tensorflow as tf
-
-    # trimap value -> class id: 1 pet -> 1, 2 background -> 0, 3 border -> 2 (index 0 unused)
-    trimap_to_class = tf.constant([0, 1, 0, 2], dtype=tf.uint8)
-
-    def convert(example):
-        image = tf.image.resize(example["image"], (height, width), method="bilinear")
-        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-        trimap = tf.image.resize(example["segmentation_mask"], (height, width), method="nearest")
-        mask = tf.gather(trimap_to_class, tf.cast(tf.clip_by_value(trimap[..., 0], 0, 3), tf.int32))
-        return image, mask
-
-    images, masks = [], []
-    batches = dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE).batch(256)
-    for image_batch, mask_batch in tfds.as_numpy(batches):
-        images.append(image_batch)
-        masks.append(mask_batch)
-    if not images:
-        raise ValueError(f"Oxford-IIIT Pet split {tfds_split!r} holds no image.")
-    images, masks = np.concatenate(images), np.concatenate(masks)
-    shares = ", ".join(f"{name} {100 * f:.0f} %"
-                       for name, f in zip(PET_CLASSES, pixel_class_fractions(masks, len(PET_CLASSES))))
-    print(f"Loaded {len(images):,} Oxford-IIIT Pet images ({split}) at {height}x{width}; pixels: {shares}")
-    return images, masks
-
-
-__all__ = ["SCENE_CLASSES", "PET_CLASSES", "Scenes", "make_fashion_scenes", "make_instance_maps", "check_segmentation_data",
-           "colorize_masks", "plot_segmentation", "pixel_class_fractions", "plot_pixel_balance",
-           "load_pet_segmentation", "fill_holes"]
+__all__ = ["SCENE_CLASSES", "ITEM_SIZE_RANGE", "MIN_VISIBLE_FRACTION", "Scenes", "make_fashion_scenes",
+           "make_instance_maps", "fill_holes"]

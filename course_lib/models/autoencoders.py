@@ -25,6 +25,7 @@ import numpy as np
 from keras import layers, ops
 
 from course_lib._validation import check_input_shape, check_int, check_ints, check_number
+from course_lib.image_grid import image_grid, show_image
 
 
 # --------------------------------------------------------------------------- data
@@ -428,19 +429,25 @@ def interpolate_latent(z_start, z_end, num_steps=8):
 
 # --------------------------------------------------------------------------- plots
 
-def plot_image_rows(rows, max_images=8, axes=None):
-    """Draws one row of images per entry of `rows` (dict: title -> images (n, h, w[, 1])); returns the axes."""
-    import matplotlib.pyplot as plt
-    num_columns = min(max_images, min(len(images) for images in rows.values()))
-    if axes is None:
-        _, axes = plt.subplots(len(rows), num_columns, figsize=(1.2 * num_columns, 1.3 * len(rows)), squeeze=False)
+def plot_image_rows(rows, num_images=8, ax=None):
+    """Draws one row of images per entry of `rows`, its title on the left.
+
+    Args:
+        rows: dict `{title: images (n, h, w) or (n, h, w, 1)}`, pixels in [0, 1].
+        num_images: int, images per row at most (fewer if a row holds fewer).
+        ax: None for a new figure, or enough Axes (see `course_lib.image_grid`).
+
+    Returns:
+        A 1-D array of the Axes, row by row.
+    """
+    num_images = check_int(num_images, "num_images", example=8)
+    num_columns = min(num_images, min(len(images) for images in rows.values()))
+    axes = image_grid(len(rows) * num_columns, num_columns=num_columns, ax=ax, size=1.2)
     for r, (title, images) in enumerate(rows.items()):
         for c in range(num_columns):
-            ax = axes[r, c]
-            ax.imshow(np.asarray(images[c]).squeeze(), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[r, 0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
+            show_image(axes[r * num_columns + c], np.clip(np.asarray(images[c], dtype="float32"), 0, 1))
+        axes[r * num_columns].text(-0.1, 0.5, title, transform=axes[r * num_columns].transAxes, ha="right",
+                                   va="center", fontsize=8)
     return axes
 
 
