@@ -1,5 +1,7 @@
 """Tests of course_lib.diagnostics.boxes: boxes on images, NMS before/after, precision-recall, the mAP table."""
 
+import doctest
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from course_lib.diagnostics import boxes as boxes_module  # noqa: E402
 from course_lib.diagnostics.boxes import (map_table, plot_boxes, plot_detections, plot_nms,  # noqa: E402
                                           plot_precision_recall)
 
@@ -54,3 +57,8 @@ def test_plot_detections_returns_one_array_of_axes_whatever_the_count():
     with pytest.raises(ValueError, match=r"ax should hold at least num_images=2 Axes.*Received: 1 Axes"):
         plot_nms([[0, 0, 10, 10]], [0.9], [0], ax=mine[:1])
     plt.close("all")
+
+
+def test_docstring_examples_give_the_printed_output():
+    result = doctest.testmod(boxes_module, extraglobs={"np": np}, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

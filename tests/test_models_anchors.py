@@ -1,10 +1,13 @@
 """Tests of course_lib.models.anchors: anchors, box offsets, anchor assignment and detection targets."""
 
+import doctest
+
 import numpy as np
 import pytest
 
 from course_lib.data.scenes import make_fashion_scenes
 from course_lib.metrics.detection import box_iou
+from course_lib.models import anchors as anchors_module
 from course_lib.models.anchors import (assign_anchors, check_boxes, decode_boxes, encode_boxes, make_anchors,
                                        make_detection_targets)
 
@@ -136,3 +139,8 @@ def test_targets_shape_and_every_object_has_a_positive():
         decoded = decode_boxes(targets[i, positive, 1:], anchors[positive])
         iou = box_iou(decoded, scenes.boxes[i])
         assert (iou.max(axis=0) > 0.999).all()   # each ground truth is decoded back exactly
+
+
+def test_docstring_examples_give_the_printed_output():
+    result = doctest.testmod(anchors_module, extraglobs={"np": np}, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

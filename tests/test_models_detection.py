@@ -1,11 +1,14 @@
 """Tests of course_lib.models.detection: the tiny detector, its loss, detect, and the one-object localizer."""
 
+import doctest
+
 import keras
 import numpy as np
 import pytest
 
 from course_lib.data.scenes import make_fashion_scenes
 from course_lib.metrics.detection import mean_average_precision
+from course_lib.models import detection
 from course_lib.models.anchors import make_detection_targets
 from course_lib.models.detection import (DetectionLoss, build_localizer, build_tiny_detector, detect,
                                          detection_loss, evaluate_localizer, make_localization_targets,
@@ -134,3 +137,8 @@ def test_localization_targets_and_localizer():
     assert result["keypoint_error_px"] > 0
     with pytest.raises(ValueError, match=r"exactly one object per image.*max_objects=1"):
         make_localization_targets(make_fashion_scenes(6, max_objects=3, seed=0))
+
+
+def test_docstring_examples_give_the_printed_output():
+    result = doctest.testmod(detection, extraglobs={"np": np}, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -1,11 +1,14 @@
 """Tests of course_lib.models.rcnn: sliding windows, R-CNN, Fast R-CNN, RoI pooling and RoIAlign."""
 
+import doctest
+
 import keras
 import numpy as np
 import pytest
 
 from course_lib.data.scenes import make_fashion_scenes
 from course_lib.metrics.detection import mean_average_precision
+from course_lib.models import rcnn
 from course_lib.models.anchors import make_anchors, make_detection_targets
 from course_lib.models.detection import DetectionLoss
 from course_lib.models.rcnn import (build_crop_classifier, build_fast_rcnn, crop_regions, make_crop_dataset,
@@ -133,3 +136,8 @@ def test_roi_errors():
         roi_align(_ramp(), [0, 0, 8, 8], sampling_ratio=0)
     with pytest.raises(ValueError, match="stride should be a positive int.*Received: stride=0"):
         crop_regions(np.zeros((1, 8, 8, 1)), [[0, 0, 8, 8]], (2, 2), stride=0)
+
+
+def test_docstring_examples_give_the_printed_output():
+    result = doctest.testmod(rcnn, extraglobs={"np": np}, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

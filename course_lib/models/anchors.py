@@ -179,8 +179,8 @@ def encode_boxes(boxes, anchors):
 
     Example:
 
-    >>> encode_boxes([[2, 0, 12, 20]], [[0, 0, 10, 10]]).round(4).tolist()  # shifted by w/5, 2x taller
-    [[0.2, 0.5, 0.0, 0.6931]]
+    >>> encode_boxes([[2, 0, 12, 20]], [[0, 0, 10, 10]]).round(4)    # shifted by w/5, 2x taller
+    array([[0.2   , 0.5   , 0.    , 0.6931]], dtype=float32)
     """
     boxes = check_boxes(boxes, "boxes").astype("float64")
     anchors = check_anchors(anchors).astype("float64")

@@ -246,10 +246,12 @@ def detect(model, images, score_threshold=0.5, iou_threshold=0.5, max_detections
         ValueError: the model has no anchors, the images do not have its input size,
             or a threshold is outside [0, 1].
 
-    Example:
+    Example (an untrained model finds boxes too, at random):
 
-    >>> detections = detect(model, scenes.images[:8], score_threshold=0.05)
-    >>> mean_average_precision(detections, scenes.ground_truths()[:8])["map"]
+    >>> model = build_tiny_detector((64, 64, 1), num_classes=5)
+    >>> detections = detect(model, np.zeros((2, 64, 64, 1)), score_threshold=0.0)
+    >>> len(detections), sorted(detections[0])
+    (2, ['boxes', 'labels', 'scores'])
     """
     anchors = getattr(model, "anchors", None)
     if anchors is None:
