@@ -11,21 +11,12 @@ tf = pytest.importorskip("tensorflow")
 from course_lib.scratch import (BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy,  # noqa: E402
                                 log_softmax, naive_softmax, one_hot, relative_error, softmax,
                                 softmax_cross_entropy_grad)
-
-TOL = 1e-7  # the issue's bar; float64 reaches ~1e-15
+from gradient_tape import TOL, tape_grads  # noqa: E402
 
 
 @pytest.fixture
 def rng():
     return np.random.default_rng(42)
-
-
-def tape_grads(fn, *arrays):
-    """Returns fn's value and its gradients with respect to each array, by tf.GradientTape."""
-    variables = [tf.Variable(a, dtype=tf.float64) for a in arrays]
-    with tf.GradientTape() as tape:
-        value = fn(*variables)
-    return value.numpy(), [g.numpy() for g in tape.gradient(value, variables)]
 
 
 def test_naive_softmax_overflows_and_stable_softmax_does_not():
