@@ -36,6 +36,7 @@ def test_plot_image_batch_returns_one_axes_per_image_whatever_the_count(clean_fo
     assert axes.shape == (5,)                                        # only 5 images in the arrays
     assert [a.get_title() for a in axes[:3]] == ["x", "y", "z"]
     assert axes[0].images[0].get_cmap().name == "gray"
+    assert plot_image_batch((np.zeros((0, 8, 8, 3)), np.zeros(0))).shape == (0,)   # nothing to show: empty array
     plt.close("all")
 
 

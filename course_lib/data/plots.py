@@ -101,7 +101,7 @@ def plot_image_batch(dataset, class_names=None, num_images=9, ax=None):
     if images.ndim != 4:
         raise ValueError(f"images should have 4 dimensions (batch, height, width, channels), e.g. "
                          f"(32, 160, 160, 3). Received: images of shape {images.shape}")
-    axes = image_grid(len(images), num_columns=math.ceil(math.sqrt(len(images))), ax=ax, size=2.2)
+    axes = image_grid(len(images), num_columns=max(1, math.ceil(math.sqrt(len(images)))), ax=ax, size=2.2)
     for i, axis in enumerate(axes):
         show_image(axis, _displayable(images[i][..., :3]),
                    title=_label_text(None if labels is None else labels[i], class_names))
