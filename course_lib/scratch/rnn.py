@@ -32,7 +32,7 @@ from course_lib.scratch.initializers import glorot_uniform, make_rng, orthogonal
 from course_lib.scratch.layers import Layer, check_float_dtype
 
 
-# ----- argument checks -------------------------------------------------------------------------
+# ----- shape checks -----------------------------------------------------------------------------
 
 def _check_sequences(x, input_dim, who):
     x = np.asarray(x)
