@@ -1,5 +1,6 @@
 """Tests for course_lib.models.segmentation: FCN and U-Net builders, training and scoring helpers."""
 
+import doctest
 import time
 
 import keras
@@ -10,9 +11,9 @@ import pytest
 matplotlib.use("Agg")
 
 from course_lib.data.scenes import make_fashion_scenes  # noqa: E402
-from course_lib.models.segmentation import (build_fcn, build_unet, compile_segmentation_model,  # noqa: E402
-                                            dense_as_convolution, fit_segmentation_model, format_scores_table,
-                                            predict_masks, segmentation_scores)
+from course_lib.models.segmentation import (build_fcn, build_unet, cosine_decay_by_epoch,  # noqa: E402
+                                            dense_as_convolution, format_scores_table, predict_masks,
+                                            segmentation_scores)
 from course_lib.scratch.transposed_conv import bilinear_upsampling_kernel  # noqa: E402
 
 
@@ -121,17 +122,40 @@ def test_scores_of_an_all_background_predictor():
         format_scores_table({})
 
 
-def test_fit_checks_the_data_first():
-    scenes = make_fashion_scenes(6, seed=0)
-    model = compile_segmentation_model(build_unet(base_filters=4, depth=2))
-    with pytest.raises(ValueError, match=r"same number of samples.*Received: 6 images and 5 masks"):
-        fit_segmentation_model(model, scenes.images, scenes.masks[:5])
-    with pytest.raises(ValueError, match=r"class ids in \[0, 5\) for num_classes=5.*Received: mask values \[7\]"):
-        fit_segmentation_model(model, scenes.images, np.where(np.arange(64) == 5, 7, scenes.masks))
-    with pytest.raises(ValueError, match=r"takes images of shape \(64, 64, 1\).*\(64, 64, 3\)"):
-        fit_segmentation_model(model, np.repeat(scenes.images, 3, axis=-1), scenes.masks)
-    with pytest.raises(ValueError, match=r"learning_rate should be a number in \[1e-12, 10\].*Received: learning_rate=0"):
-        compile_segmentation_model(model, learning_rate=0)
+def test_doctests():
+    from course_lib.models import segmentation
+    result = doctest.testmod(segmentation, extraglobs={"np": np}, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3 and result.failed == 0
+
+
+def compile_for_segmentation(model, learning_rate):
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", keras.metrics.MeanIoU(int(model.output_shape[-1]), sparse_y_pred=False,
+                                                             name="mean_iou")])
+    return model
+
+
+@pytest.mark.parametrize("learning_rate, epochs", [(3e-3, 12), (2e-3, 8), (1e-3, 15), (0.1, 1)])
+def test_cosine_decay_by_epoch_gives_the_numbers_of_the_rate_the_optimizer_holds(learning_rate, epochs):
+    # Lab 05's numbers were measured with a schedule that read the compiled (float32) rate back from
+    # the optimizer; starting from the Python float instead would change some epochs' rates by one ulp.
+    optimizer = keras.optimizers.Adam(learning_rate)
+    held = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    schedule = cosine_decay_by_epoch(learning_rate, epochs)
+    for epoch in range(epochs):
+        assert schedule(epoch, None) == held * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
+    assert schedule(0, None) == held
+
+
+@pytest.mark.parametrize("args, match", [
+    ((0.0, 5), r"initial_learning_rate should be a positive number, e.g. initial_learning_rate=0.001. "
+                  r"Received: initial_learning_rate=0.0"),
+    (("1e-3", 5), r"Received: initial_learning_rate='1e-3'"),
+    ((1e-3, 0), r"epochs should be a positive int \(e.g. epochs=10\). Received: epochs=0"),
+])
+def test_cosine_decay_by_epoch_errors(args, match):
+    with pytest.raises(ValueError, match=match):
+        cosine_decay_by_epoch(*args)
 
 
 def test_unet_overfits_a_handful_of_scenes():
@@ -139,17 +163,17 @@ def test_unet_overfits_a_handful_of_scenes():
     keras.utils.set_random_seed(0)
     scenes = make_fashion_scenes(8, image_size=(40, 40), seed=0)
     images, masks = np.tile(scenes.images, (25, 1, 1, 1)), np.tile(scenes.masks, (25, 1, 1))
-    model = compile_segmentation_model(build_unet((40, 40, 1), num_classes=5, base_filters=16, depth=2),
-                                       learning_rate=1e-2)
+    model = compile_for_segmentation(build_unet((40, 40, 1), num_classes=5, base_filters=16, depth=2), 1e-2)
+    schedule = keras.callbacks.LearningRateScheduler(cosine_decay_by_epoch(1e-2, epochs=6))
     start = time.perf_counter()
-    history = fit_segmentation_model(model, images, masks, epochs=6, batch_size=8, validation_split=0.0,
-                                     verbose=0)
+    history = model.fit(images, masks, epochs=6, batch_size=8, callbacks=[schedule], verbose=0)
     assert time.perf_counter() - start < 60
     predicted = predict_masks(model, scenes.images)
     assert predicted.shape == (8, 40, 40) and predicted.dtype == np.uint8
     scores = segmentation_scores(scenes.masks, predicted, scenes.class_names)
     assert scores["mean_iou"] > 0.9, (scores, history.history["loss"][-1])
-    assert history.history["learning_rate"][-1] < 0.2 * history.history["learning_rate"][0]   # cosine decay
+    rates = history.history["learning_rate"]
+    assert rates[0] == pytest.approx(1e-2) and rates[-1] < 0.2 * rates[0]        # cosine decay
 
 
 def test_fcn_skip_fusion_builds_fcn_16s_and_8s_and_starts_as_the_coarse_net():

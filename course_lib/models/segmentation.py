@@ -3,8 +3,10 @@
     fcn = build_fcn((64, 64, 1), num_classes=5)                      # coarse scores, upsampled x8 at once
     plain = build_unet((64, 64, 1), num_classes=5, skips=False)      # encoder-decoder, no skips
     unet = build_unet((64, 64, 1), num_classes=5)                    # the same plus skip connections
-    compile_segmentation_model(unet)                                 # per-pixel cross-entropy, pixel accuracy, mIoU
-    unet.fit(images, masks, validation_split=0.1, epochs=10, verbose=2)
+    unet.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
+                 metrics=["accuracy", keras.metrics.MeanIoU(5, sparse_y_pred=False, name="mean_iou")])
+    schedule = keras.callbacks.LearningRateScheduler(cosine_decay_by_epoch(2e-3, epochs=10))
+    unet.fit(images, masks, validation_split=0.1, epochs=10, callbacks=[schedule], verbose=2)
     predicted = predict_masks(unet, test_images)                     # (n, height, width) class ids
     segmentation_scores(test_masks, predicted, class_names)          # pixel accuracy, mIoU, IoU per class
 
@@ -21,10 +23,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from course_lib._validation import (check_choice, check_input_shape, check_int, check_ints, check_num_classes,
-                                    check_number, is_int)
-from course_lib.data.masks import check_segmentation_data
+from course_lib._validation import check_choice, check_input_shape, check_int, check_ints, check_num_classes, is_int
 from course_lib.metrics.segmentation import mean_iou, per_class_iou, pixel_accuracy
+from course_lib.scratch.optimizers import check_positive_number
 from course_lib.scratch.transposed_conv import bilinear_upsampling_kernel
 
 UPSAMPLING_METHODS = ("transposed", "bilinear")
@@ -241,69 +242,39 @@ def build_unet(input_shape=(64, 64, 1), num_classes=5, base_filters=16, depth=3,
 
 # --------------------------------------------------------------------------- training and evaluation
 
-def compile_segmentation_model(model, learning_rate=1e-3):
-    """Compiles with Adam, per-pixel sparse cross-entropy, pixel accuracy and mean IoU.
+def cosine_decay_by_epoch(initial_learning_rate, epochs):
+    """A schedule for `keras.callbacks.LearningRateScheduler`: a half cosine from the rate to 5 % of it.
 
-    The loss averages the cross-entropy over every pixel of every image: a pixel is
-    one classification example. "accuracy" is pixel accuracy; "mean_iou" is Keras'
-    `MeanIoU` (argmax of the scores, accumulated over the epoch).
+        schedule = keras.callbacks.LearningRateScheduler(cosine_decay_by_epoch(3e-3, epochs=12))
+        model.fit(images, masks, epochs=12, callbacks=[schedule])
 
-    Returns:
-        The model (compiled in place).
-    """
-    check_number(learning_rate, "learning_rate", low=1e-12, high=10.0, example=1e-3)
-    num_classes = int(model.output_shape[-1])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy", keras.metrics.MeanIoU(num_classes, sparse_y_pred=False,
-                                                             name="mean_iou")])
-    return model
-
-
-def fit_segmentation_model(model, images, masks, epochs=10, batch_size=32, validation_split=0.1,
-                           cosine_decay=True, verbose=2):
-    """Checks images and masks against the model, then trains it; returns the `History`.
-
-    Holds out the last `validation_split` of the data for validation (Keras shuffles the
-    training part at every epoch). With `cosine_decay`, the learning rate falls from its
-    compiled value to 5 % of it along a half cosine over the `epochs`: large steps first,
-    then small ones that let the last epochs settle instead of bouncing around (short
-    runs end much less noisily).
+    Epoch e (from 0) trains at `rate * (0.05 + 0.95 * (1 + cos(pi * e / epochs)) / 2)`:
+    large steps first, then small ones that let the last epochs settle instead of
+    bouncing around (short runs end much less noisily). One value per epoch; Keras'
+    `keras.optimizers.schedules.CosineDecay` does the same per step.
 
     Args:
-        model: a compiled segmentation model (`compile_segmentation_model`).
-        images: `(n, height, width, channels)` pixels in [0, 255], the model's input size.
-        masks: `(n, height, width)` integer class ids in [0, num_classes).
-        epochs, batch_size, validation_split, verbose: as in `model.fit`.
-        cosine_decay: bool, decay the learning rate over the epochs.
+        initial_learning_rate: float > 0, the rate the optimizer was compiled with.
+        epochs: int, the epochs of the `fit` call.
 
     Returns:
-        The `keras.callbacks.History`.
+        A function `schedule(epoch, learning_rate) -> float`.
 
-    Raises:
-        ValueError: image/mask count or size mismatch, labels outside the model's classes,
-            images whose size the model does not take.
+    Example:
+
+    >>> schedule = cosine_decay_by_epoch(1e-3, epochs=4)
+    >>> [round(schedule(epoch, None) / 1e-3, 3) for epoch in range(4)]
+    [1.0, 0.861, 0.525, 0.189]
     """
-    num_classes = int(model.output_shape[-1])
-    images, masks = check_segmentation_data(images, masks, num_classes)
-    expected = tuple(model.input_shape[1:])
-    if tuple(images.shape[1:]) != tuple(s if s is not None else images.shape[1 + i]
-                                        for i, s in enumerate(expected)):
-        raise ValueError(f"The model takes images of shape {expected}, but images have shape "
-                         f"{images.shape[1:]}; build the model with input_shape={images.shape[1:]} "
-                         f"or resize the images.")
+    check_positive_number(initial_learning_rate, "initial_learning_rate", example=1e-3)
     epochs = check_int(epochs, "epochs", example=10)
-    batch_size = check_int(batch_size, "batch_size", example=32)
-    callbacks = []
-    if cosine_decay:
-        initial = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    # the optimizer holds its rate in float32: start from exactly that number, so epoch 0 keeps it
+    initial = float(np.float32(initial_learning_rate))
 
-        def schedule(epoch, learning_rate):
-            return initial * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
+    def schedule(epoch, learning_rate):
+        return float(initial * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * epoch / epochs))))
 
-        callbacks.append(keras.callbacks.LearningRateScheduler(schedule))
-    return model.fit(images, masks, epochs=epochs, batch_size=batch_size,
-                     validation_split=validation_split, callbacks=callbacks, verbose=verbose)
+    return schedule
 
 
 def predict_masks(model, images, batch_size=64):
@@ -352,5 +323,5 @@ def format_scores_table(results):
     return "\n".join(lines)
 
 
-__all__ = ["UPSAMPLING_METHODS", "dense_as_convolution", "build_fcn", "build_unet", "compile_segmentation_model",
-           "fit_segmentation_model", "predict_masks", "segmentation_scores", "format_scores_table"]
+__all__ = ["UPSAMPLING_METHODS", "dense_as_convolution", "build_fcn", "build_unet", "cosine_decay_by_epoch",
+           "predict_masks", "segmentation_scores", "format_scores_table"]
