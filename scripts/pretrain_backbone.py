@@ -25,15 +25,16 @@ import time
 from datetime import date
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from course_lib import runtime
 from course_lib._validation import check_int
 from course_lib.data import transfer_task
 from course_lib.models import course_cnn
 from course_lib.models.transfer import build_transfer_model, make_augmentation
+
+import keras  # after course_lib.models, which imports TensorFlow quietly
+import tensorflow as tf
 
 WEIGHTS_FILE = "course_cnn_photos.weights.h5"
 RECORD_FILE = "course_cnn_photos.json"
