@@ -99,6 +99,12 @@ def test_builder_errors():
                                          r"Received: input_shape=\(8, 32, 32\)"):
         build_slow_fusion_model((8, 32, 32), 4)
     assert build_conv3d_model(INPUT_SHAPE, np.int64(3)).output_shape == (None, 3)   # NumPy ints pass
+    for builder in VIDEO_MODELS.values():
+        with pytest.raises(ValueError, match=r"filters should be a non-empty tuple of positive ints, e.g. "
+                                             r"filters=\(16, 32\). Received: filters=16"):
+            builder(INPUT_SHAPE, 4, filters=16)
+    with pytest.raises(ValueError, match=r"dense_units should be a non-negative int.*Received: dense_units=-1"):
+        build_early_fusion_model(INPUT_SHAPE, 4, dense_units=-1)
 
 
 def test_format_video_table_one_row_per_model():

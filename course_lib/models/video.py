@@ -27,7 +27,7 @@ import time
 import keras
 import numpy as np
 
-from course_lib._validation import check_choice, check_input_shape, check_int, check_num_classes, is_int
+from course_lib._validation import check_choice, check_input_shape, check_int, check_ints, check_num_classes, is_int
 from course_lib.diagnostics.sizes import conv_output_size
 
 
@@ -135,6 +135,8 @@ def build_frame_tower(input_shape, filters=(16, 32), dense_units=64, name="frame
     Returns:
         A `keras.Sequential` from one frame to a feature vector.
     """
+    filters = check_ints(filters, "filters", example=(16, 32))
+    dense_units = check_int(dense_units, "dense_units", minimum=0, example=64)
     layers = [keras.Input(input_shape)]
     for level, width in enumerate(filters):
         layers += [keras.layers.Conv2D(width, 3, padding="same", activation="relu", name=f"conv{level + 1}"),
@@ -200,6 +202,7 @@ def build_slow_fusion_model(input_shape=(8, 32, 32, 1), num_classes=4, filters=(
     With 8 frames, time shrinks 8 -> 4 -> 2 while space is pooled 2x2 per level; higher layers
     see longer stretches of the clip, as higher layers of a 2-D CNN see larger patches.
     """
+    filters = check_ints(filters, "filters", example=(16, 32))
     input_shape, num_classes, clips, x = _inputs(input_shape, num_classes)
     for level, width in enumerate(filters):
         x = keras.layers.Conv3D(width, (4 if level == 0 else 2, 3, 3), strides=(2, 1, 1), padding="same",
@@ -217,6 +220,7 @@ def build_conv3d_model(input_shape=(8, 32, 32, 1), num_classes=4, filters=(16, 3
     Few parameters: a 3x3x3 kernel is local in time and space, shared everywhere, and global
     pooling replaces the large dense layer of the Flatten-based models.
     """
+    filters = check_ints(filters, "filters", example=(16, 32))
     input_shape, num_classes, clips, x = _inputs(input_shape, num_classes)
     for level, width in enumerate(filters):
         x = keras.layers.Conv3D(width, 3, padding="same", activation="relu", name=f"conv{level + 1}")(x)
