@@ -22,6 +22,7 @@ The VAE's two formulas are plain functions, checked in the tests against
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers, ops
 
 from course_lib._validation import check_input_shape, check_int, check_ints, check_number
@@ -383,7 +384,6 @@ class VAE(keras.Model):
         return {tracker.name: tracker.result() for tracker in self.metrics}
 
     def train_step(self, data):
-        import tensorflow as tf
         images = data[0] if isinstance(data, tuple) else data
         with tf.GradientTape() as tape:
             losses = self._vae_losses(images, training=True)
