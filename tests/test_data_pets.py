@@ -101,6 +101,7 @@ def test_pet_loader_with_the_real_builder_mocked(monkeypatch):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(split="validation"), r'split should be "train" or "test".*Received: split=\'validation\''),
     (dict(image_size=(16, 16)), r"image_size should be.*at least 32.*Received: image_size=\(16, 16\)"),
+    (dict(image_size=128), r"image_size should be \(height, width\).*pass image_size=\(128, 128\).*Received: image_size=128"),
     (dict(limit=0), r"limit should be a positive int.*Received: limit=0"),
 ])
 def test_pet_loader_argument_errors(monkeypatch, kwargs, match):
