@@ -77,6 +77,13 @@ def check_number(value, name, low=0.0, high=1.0, example=0.5, include_high=True)
     return float(value)
 
 
+def check_positive_number(value, name, example):
+    """Checks a real number > 0 (a learning rate, a step count, a norm); returns it as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        _fail(name, f"a positive number, e.g. {name}={example}", value)
+    return float(value)
+
+
 def check_fraction(value, name, example=0.2, allow_none=False):
     """Checks a number in [0, 1) (or None when `allow_none`)."""
     if value is None and allow_none:

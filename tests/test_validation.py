@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from course_lib._validation import (check_choice, check_fraction, check_image_size, check_input_shape,
-                                    check_int, check_ints, check_num_classes, check_number,
+                                    check_int, check_ints, check_num_classes, check_number, check_positive_number,
                                     check_seed, is_int, resolve_classes)
 
 
@@ -110,3 +110,11 @@ def test_check_number():
     for bad in [-0.1, float("nan"), True, "0.5"]:
         with pytest.raises(ValueError, match="iou_threshold should be a number in"):
             check_number(bad, "iou_threshold")
+
+
+def test_check_positive_number():
+    assert check_positive_number(np.float32(0.5), "learning_rate", 1e-3) == 0.5
+    for bad in [0, -1e-3, float("nan"), True, "0.1", None]:
+        with pytest.raises(ValueError, match=r"learning_rate should be a positive number, e.g. "
+                                             r"learning_rate=0.001. Received: learning_rate="):
+            check_positive_number(bad, "learning_rate", 1e-3)

@@ -19,19 +19,10 @@ The learning rate can be a number or a schedule, a callable of the step number (
 """
 
 import math
-import numbers
 
 import numpy as np
 
-from course_lib._validation import check_number
-
-
-def check_positive_number(value, name, example):
-    """Checks a real number > 0 (a learning rate, a step count, a norm); returns it as a float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} should be a positive number, e.g. {name}={example}. "
-                         f"Received: {name}={value!r}")
-    return float(value)
+from course_lib._validation import check_number, check_positive_number
 
 
 class ExponentialDecay:

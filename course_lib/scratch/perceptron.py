@@ -10,7 +10,7 @@
 import numpy as np
 
 from course_lib._validation import check_int
-from course_lib.scratch.optimizers import check_positive_number
+from course_lib._validation import check_positive_number
 
 _GATES = {
     "and": [0, 0, 0, 1],
