@@ -28,7 +28,7 @@ import keras
 import numpy as np
 
 from course_lib._validation import check_choice, check_input_shape, check_int, check_ints, check_num_classes, is_int
-from course_lib.diagnostics.sizes import conv_output_size
+from course_lib.scratch.sizes import conv_output_size
 
 
 def _triple(value, name):

@@ -1,14 +1,11 @@
-"""Tests for course_lib.diagnostics.sizes: output sizes and parameter counts by formula, against Keras."""
-
-import subprocess
-import sys
+"""Tests for course_lib.scratch.sizes: output sizes and parameter counts by formula, against Keras."""
 
 import keras
 import numpy as np
 import pytest
 
-from course_lib.diagnostics.sizes import (conv_output_size, conv_params, receptive_field, trace_shapes,
-                                          weight_sharing_params)
+from course_lib.scratch.sizes import (conv_output_size, conv_params, receptive_field, trace_shapes,
+                                      weight_sharing_params)
 
 
 def test_conv_output_size_formula():
@@ -85,21 +82,3 @@ def test_weight_sharing_params_against_keras():
 def test_weight_sharing_params_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         weight_sharing_params(**kwargs)
-
-
-def test_sizes_doctests():
-    import doctest
-
-    import course_lib.diagnostics.sizes as module
-    assert doctest.testmod(module).failed == 0
-
-
-def test_the_diagnostics_that_need_no_model_import_no_tensorflow():
-    # Formulas, curves, searches and the mistakes gallery are NumPy: importing them stays instant.
-    code = ("import sys\n"
-            "import course_lib.diagnostics.sizes, course_lib.diagnostics.curves, course_lib.diagnostics.search\n"
-            "import course_lib.diagnostics.mistakes, course_lib.diagnostics.filters, course_lib.diagnostics.checks\n"
-            "import course_lib.diagnostics.tables\n"
-            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["False", "False"]
