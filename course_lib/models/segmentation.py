@@ -23,9 +23,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from course_lib._validation import check_choice, check_input_shape, check_int, check_ints, check_num_classes, is_int
+from course_lib._validation import (check_choice, check_input_shape, check_int, check_ints, check_num_classes,
+                                    check_positive_number, is_int)
 from course_lib.metrics.segmentation import mean_iou, per_class_iou, pixel_accuracy
-from course_lib.scratch.optimizers import check_positive_number
 from course_lib.scratch.transposed_conv import bilinear_upsampling_kernel
 
 UPSAMPLING_METHODS = ("transposed", "bilinear")
