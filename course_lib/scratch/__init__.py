@@ -1,5 +1,6 @@
 """Deep networks from scratch in NumPy (labs 01, 02, 06): layers, losses, optimizers, training, checks,
-convolution and max pooling by hand (conv.py), the RNN (rnn.py) and the LSTM (lstm.py).
+convolution and max pooling by hand (conv.py), transposed convolution by hand (transposed_conv.py),
+output sizes and parameter counts by formula (sizes.py), the RNN (rnn.py) and the LSTM (lstm.py).
 
 NumPy only: TensorFlow appears in the tests alone, as the reference every backward
 pass is compared with.
@@ -25,10 +26,17 @@ from course_lib.scratch.perceptron import Perceptron, make_logic_gate
 from course_lib.scratch.plots import plot_decision_boundary, plot_histories
 from course_lib.scratch.rnn import RNN, RNNCell, SimpleRNN, gradient_norms_through_time, rnn_step, rnn_step_backward
 from course_lib.scratch.rnn_plots import plot_gate_activations, plot_gradient_norms
+from course_lib.scratch.sizes import (conv_output_size, conv_params, receptive_field, trace_shapes,
+                                      weight_sharing_params)
+from course_lib.scratch.transposed_conv import (bilinear_upsampling_kernel, checkerboard_demo, insert_zeros,
+                                                plot_checkerboard_demo, transposed_conv_by_hand,
+                                                transposed_conv_output_size)
 from course_lib.scratch.worked_examples import RNNWorkedExample, WorkedExample, rnn_worked_example, worked_example
 
 __all__ = [
-    "Adam", "BinaryCrossEntropy", "build_mlp", "check_gradients", "clip_by_global_norm",
+    "Adam", "BinaryCrossEntropy", "bilinear_upsampling_kernel", "build_mlp", "checkerboard_demo",
+    "conv_output_size", "conv_params", "insert_zeros", "plot_checkerboard_demo", "receptive_field",
+    "trace_shapes", "transposed_conv_by_hand", "transposed_conv_output_size", "weight_sharing_params", "check_gradients", "clip_by_global_norm",
     "collapse_linear_layers", "convolve2d", "correlate2d", "Dense", "dense_backward", "ExponentialDecay",
     "Flatten", "get_activation", "global_norm", "gradient_norms_through_time", "History",
     "InverseTimeDecay", "Layer", "log_softmax", "Loss", "LSTM", "lstm_cell_update", "lstm_step", "LSTMCell",
