@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from course_lib.data.scenes import make_fashion_scenes
-from course_lib.metrics.detection import mean_average_precision
+from course_lib.metrics import mean_average_precision
 from course_lib.models import rcnn
 from course_lib.models.anchors import make_anchors, make_detection_targets
 from course_lib.models.detection import DetectionLoss
@@ -43,6 +43,9 @@ def test_crop_regions_matches_slicing():
     np.testing.assert_allclose(crop[0, ..., 0], image[0, 16:48, 8:24, 0], atol=1e-2)
     with pytest.raises(ValueError, match=r"box_indices should say which image.*2 images"):
         crop_regions(np.zeros((2, 8, 8, 1)), [[0, 0, 4, 4]])
+    np.testing.assert_array_equal(crop_regions(image, [8, 16, 24, 48], crop_size=(32, 16)), crop)   # one box (4,)
+    with pytest.raises(ValueError, match=r"boxes should be \"xyxy\" boxes.*x_max < x_min.*x_max = x_min \+ width"):
+        crop_regions(image, [[24, 16, 8, 48]])
 
 
 def test_rcnn_and_fast_rcnn_pipeline():

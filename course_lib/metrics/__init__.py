@@ -10,11 +10,13 @@ NumPy only: TensorFlow and Keras appear in the tests alone, as the references
     mean_iou(masks, predicted_masks, num_classes=21, ignore_index=255)
 """
 
-from course_lib.metrics.detection import (average_precision, box_iou, mean_average_precision,
-                                          non_max_suppression, precision_recall_curve)
+from course_lib.metrics.boxes import box_iou, check_boxes, non_max_suppression
+from course_lib.metrics.detection import (average_precision, coco_mean_average_precision, mean_average_precision,
+                                          precision_recall_curve)
 from course_lib.metrics.segmentation import confusion_matrix, mean_iou, per_class_iou, pixel_accuracy
 
 __all__ = [
-    "average_precision", "box_iou", "confusion_matrix", "mean_average_precision", "mean_iou",
-    "non_max_suppression", "per_class_iou", "pixel_accuracy", "precision_recall_curve",
+    "average_precision", "box_iou", "check_boxes", "coco_mean_average_precision", "confusion_matrix",
+    "mean_average_precision", "mean_iou", "non_max_suppression", "per_class_iou", "pixel_accuracy",
+    "precision_recall_curve",
 ]

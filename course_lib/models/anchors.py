@@ -9,7 +9,7 @@ The pieces every anchor-based detector shares (SSD, RetinaNet, the RPN of Faster
     targets = make_detection_targets(anchors, scenes.boxes, scenes.labels)   # a batch: (n, anchors, 5)
 
 Boxes are "xyxy" `(x_min, y_min, x_max, y_max)` in pixels, as in
-`course_lib.metrics.detection`. Class ids count the background: 0 = background,
+`course_lib.metrics.boxes`. Class ids count the background: 0 = background,
 1..K = objects (the labels of `make_fashion_scenes`). The detector that trains on
 these targets is in `course_lib.models.detection`.
 """
@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 
 from course_lib._validation import check_image_size, check_ints, check_number
-from course_lib.metrics.detection import box_iou
+from course_lib.metrics.boxes import CONVERT_XYWH_HINT, box_iou, check_boxes
 
 #: Anchors of the lab: an 8x8 grid on 64x64 scenes (stride 8), 2 sizes x 3 shapes per cell.
 LAB_ANCHORS = {"image_size": (64, 64), "feature_size": (8, 8), "sizes": (16, 28),
@@ -42,52 +42,6 @@ def _check_positive_numbers(values, name, example):
         raise ValueError(f"{name} should be a non-empty list of positive numbers, e.g. {name}={example}. "
                          f"Received: {name}={values!r}")
     return array
-
-
-def check_boxes(boxes, name="boxes", image_size=None):
-    """Checks one image's "xyxy" boxes; returns them as float32 `(n, 4)`.
-
-    Args:
-        boxes: `(n, 4)` array-like of `(x_min, y_min, x_max, y_max)` in pixels (`(0, 4)` for none).
-        name: the argument's name, for the message.
-        image_size: None, or `(height, width)`: every box must then lie inside the image.
-
-    Raises:
-        ValueError: wrong shape, NaN or inf, x_max < x_min or y_max < y_min, or a box outside
-            the image, saying which box and how to fix it.
-    """
-    try:
-        array = np.asarray(boxes, dtype="float64")
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} should be an array of numbers of shape (num_boxes, 4). "
-                         f"Received: {name} of type {type(boxes).__name__}") from None
-    if array.size == 0:
-        return np.zeros((0, 4), dtype="float32")
-    if array.ndim != 2 or array.shape[1] != 4:
-        raise ValueError(f"{name} should have shape (num_boxes, 4), one (x_min, y_min, x_max, y_max) "
-                         f"row per box; for one box use [[x_min, y_min, x_max, y_max]]. "
-                         f"Received: {name}.shape={array.shape}")
-    if not np.isfinite(array).all():
-        i = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
-        raise ValueError(f"{name} should hold finite coordinates, but box {i} has NaN or inf. "
-                         f"Received: {name}[{i}]={array[i].tolist()}")
-    bad = np.flatnonzero((array[:, 2] < array[:, 0]) | (array[:, 3] < array[:, 1]))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(f'{name} should be "xyxy" boxes (x_min, y_min, x_max, y_max), but box {i} has '
-                         f"x_max < x_min or y_max < y_min. If your boxes are (x_min, y_min, width, "
-                         f"height), convert them: x_max = x_min + width. Received: {name}[{i}]={array[i].tolist()}")
-    if image_size is not None:
-        height, width = image_size
-        bad = np.flatnonzero((array[:, 0] < 0) | (array[:, 1] < 0) | (array[:, 2] > width)
-                             | (array[:, 3] > height))
-        if bad.size:
-            i = int(bad[0])
-            raise ValueError(f"{name} should lie inside the image (0 <= x <= {width}, 0 <= y <= {height} "
-                             f"for image_size=(height, width)=({height}, {width})), but box {i} does not; "
-                             f"clip it (np.clip) or check that the boxes are in pixels, not in [0, 1]. "
-                             f"Received: {name}[{i}]={array[i].tolist()}")
-    return array.astype("float32")
 
 
 def check_anchors(anchors):
@@ -182,7 +136,7 @@ def encode_boxes(boxes, anchors):
     >>> encode_boxes([[2, 0, 12, 20]], [[0, 0, 10, 10]]).round(4)    # shifted by w/5, 2x taller
     array([[0.2   , 0.5   , 0.    , 0.6931]], dtype=float32)
     """
-    boxes = check_boxes(boxes, "boxes").astype("float64")
+    boxes = check_boxes(boxes, "boxes", hint=CONVERT_XYWH_HINT)
     anchors = check_anchors(anchors).astype("float64")
     if boxes.shape != anchors.shape:
         raise ValueError(f"boxes and anchors should have the same shape (n, 4): one box per anchor "
@@ -247,7 +201,7 @@ def assign_anchors(anchors, boxes, labels, positive_iou=0.5, negative_iou=0.4, i
         ground truth (zeros where the anchor is not positive).
 
     Raises:
-        ValueError: bad boxes (see `check_boxes`), labels not one int >= 1 per box, or
+        ValueError: bad boxes (see `course_lib.metrics.boxes.check_boxes`), labels not one int >= 1 per box, or
             thresholds outside [0, 1] or in the wrong order.
 
     Example:
@@ -258,8 +212,7 @@ def assign_anchors(anchors, boxes, labels, positive_iou=0.5, negative_iou=0.4, i
     [2, 0, 0]
     """
     anchors = check_anchors(anchors)
-    boxes = check_boxes(boxes, "boxes", image_size=None if image_size is None else
-                        check_image_size(image_size))
+    boxes = check_boxes(boxes, "boxes", image_size=image_size, hint=CONVERT_XYWH_HINT).astype("float32")
     try:
         labels_array = np.asarray(labels, dtype="float64").reshape(-1) if np.size(labels) else np.zeros(0)
     except (TypeError, ValueError):
@@ -316,5 +269,5 @@ def make_detection_targets(anchors, boxes, labels, positive_iou=0.5, negative_io
     return targets
 
 
-__all__ = ["LAB_ANCHORS", "check_boxes", "check_anchors", "make_anchors", "encode_boxes", "decode_boxes",
+__all__ = ["LAB_ANCHORS", "check_anchors", "make_anchors", "encode_boxes", "decode_boxes",
            "assign_anchors", "make_detection_targets"]

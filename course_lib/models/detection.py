@@ -21,7 +21,7 @@ import numpy as np
 from keras import layers, ops
 
 from course_lib._validation import check_input_shape, check_ints, check_num_classes, check_number
-from course_lib.metrics.detection import box_iou, non_max_suppression
+from course_lib.metrics.boxes import box_iou, non_max_suppression
 from course_lib.models.anchors import decode_boxes, make_anchors
 
 #: Said when a detector's num_classes is wrong: it counts the background class.
@@ -270,7 +270,6 @@ def detect(model, images, score_threshold=0.5, iou_threshold=0.5, max_detections
                                    score_threshold, iou_threshold, max_detections) for out in outputs]
 
 
-# --------------------------------------------------------------------------- classification plus localisation
 # --------------------------------------------------------------------------- classification plus localisation
 
 def make_localization_targets(scenes):

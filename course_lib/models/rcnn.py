@@ -26,6 +26,7 @@ from keras import layers
 
 from course_lib._validation import (check_image_size, check_input_shape, check_int, check_ints, check_num_classes,
                                     check_number)
+from course_lib.metrics.boxes import CONVERT_XYWH_HINT, check_boxes
 from course_lib.models.anchors import assign_anchors, check_anchors, make_anchors
 from course_lib.models.detection import (BACKGROUND_HINT, check_images, conv_pool_blocks, detect,
                                          postprocess_detections)
@@ -56,7 +57,7 @@ def crop_regions(images, boxes, crop_size=(32, 32), box_indices=None, stride=1):
 
     Args:
         images: `(num_images, height, width, channels)` array or tensor.
-        boxes: `(num_regions, 4)` "xyxy" boxes in input pixels.
+        boxes: `(num_regions, 4)` "xyxy" boxes in input pixels (or one box `(4,)`).
         crop_size: `(height, width)` of every crop.
         box_indices: `(num_regions,)` image of each box; None when there is one image.
         stride: input pixels per cell of `images`: 1 for images, 8 for a feature map
@@ -70,7 +71,7 @@ def crop_regions(images, boxes, crop_size=(32, 32), box_indices=None, stride=1):
     stride = check_int(stride, "stride", example=8, hint="It counts input pixels per cell of images: 1 for "
                        "images, 8 for a feature map after three 2x2 poolings.")
     images = np.asarray(images, dtype="float32")
-    boxes = np.asarray(boxes, dtype="float32").reshape(-1, 4)
+    boxes = check_boxes(boxes, "boxes", allow_single=True, hint=CONVERT_XYWH_HINT).astype("float32")
     if box_indices is None:
         if len(images) != 1:
             raise ValueError(f"box_indices should say which image each box comes from when there are "
