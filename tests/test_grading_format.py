@@ -222,10 +222,10 @@ def test_forbidden_definitions_are_found_through_re_exports(tmp_path):
     from course_instructor import forbidden
     path, name = forbidden.find_definition("course_lib.scratch.dense_backward")
     assert path.name == "layers.py" and name == "dense_backward"
-    assert forbidden.find_definition("course_lib.box_iou")[0].name == "detection.py"   # _EXPORTS
-    copy = forbidden.poisoned_copy(["course_lib.metrics.detection.box_iou",
+    assert forbidden.find_definition("course_lib.box_iou")[0].name == "boxes.py"   # _EXPORTS
+    copy = forbidden.poisoned_copy(["course_lib.metrics.boxes.box_iou",
                                     "course_lib.scratch.Dense"], tmp_path)
-    text = (copy / "metrics" / "detection.py").read_text()
-    assert "ForbiddenReferenceError('course_lib.metrics.detection.box_iou is not allowed" in text
+    text = (copy / "metrics" / "boxes.py").read_text()
+    assert "ForbiddenReferenceError('course_lib.metrics.boxes.box_iou is not allowed" in text
     with pytest.raises(ValueError, match="not a function or class defined in course_lib"):
         forbidden.poisoned_copy(["course_lib.nothing.here"], tmp_path / "other")

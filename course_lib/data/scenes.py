@@ -54,7 +54,7 @@ class Scenes(NamedTuple):
             `y_max` one past the last visible column and row, so that
             `masks[i][y_min:y_max, x_min:x_max]` holds the whole object and
             `x_max - x_min` is its width in pixels (the "xyxy" format of
-            `course_lib.metrics.detection` and `keras.utils.bounding_boxes`).
+            `course_lib.metrics.boxes` and `keras.utils.bounding_boxes`).
             Objects are listed bottom first: later objects may hide part of earlier ones.
         labels: list of `num_images` int64 arrays `(num_objects,)`: each object's class
             id, the value its pixels have in `masks` (1..K; subtract 1 for 0-based ids).
