@@ -111,3 +111,17 @@ def test_verify_lab_rejects_a_lab_that_fails_the_lint(tmp_path):
     nbformat.write(nb, tmp_path / "bad.ipynb")
     with pytest.raises(ValueError, match="has format problems; fix them first"):
         verify_lab(tmp_path / "bad.ipynb")
+
+
+@pytest.mark.parametrize("lab_name, question, reference", [
+    ("04_detection", "q1_iou", "course_lib.metrics.boxes.box_iou"),
+    ("04_detection", "q2_nms", "course_lib.metrics.boxes.non_max_suppression"),
+    ("04_detection", "q4_quantization_shift", "course_lib.models.rcnn.quantize_box"),
+])
+def test_from_scratch_questions_forbid_the_library_function_they_rebuild(lab_name, question, reference):
+    # Without the name, an answer that calls the library scores full marks (lab 04's IoU and NMS did).
+    notebook = fmt.read_notebook(ROOT / "labs" / f"{lab_name}.ipynb")
+    answers = [cell for cell in notebook.cells
+               if cell.metadata.get("nbgrader", {}).get("grade_id") == question]
+    assert len(answers) == 1
+    assert reference in answers[0].metadata.get("course_lib", {}).get("forbidden", [])
