@@ -40,17 +40,18 @@ def check_num_classes(value, minimum=2, example=10, hint=""):
     return check_int(value, "num_classes", minimum=minimum, example=example, hint=hint)
 
 
-def check_ints(values, name, example, length=None, minimum=1):
-    """Checks a non-empty tuple or list of ints >= `minimum` (of `length` items if given).
+def check_ints(values, name, example, length=None, minimum=1, allow_empty=False):
+    """Checks a tuple or list of ints >= `minimum` (of `length` items if given; empty only if `allow_empty`).
 
     For `filters=(32, 64)`, `units=(256, 128)`, `input_shape=(28, 28, 1)`.
     Returns a tuple of Python ints.
     """
-    ok = (isinstance(values, (tuple, list)) and len(values) > 0
+    ok = (isinstance(values, (tuple, list)) and (len(values) > 0 or allow_empty)
           and (length is None or len(values) == length)
           and all(is_int(v) and v >= minimum for v in values))
     if not ok:
-        count = f"{length} " if length is not None else "a non-empty tuple of "
+        count = (f"{length} " if length is not None
+                 else "a tuple (possibly empty) of " if allow_empty else "a non-empty tuple of ")
         kind = {0: "non-negative ints", 1: "positive ints"}.get(minimum, f"ints >= {minimum}")
         _fail(name, f"{count}{kind}, e.g. {name}={example}", values)
     return tuple(int(v) for v in values)

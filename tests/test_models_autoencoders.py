@@ -59,10 +59,12 @@ def test_dense_autoencoder_shapes_and_parameters():
     f = lambda v: np.asarray(linear(v))  # noqa: E731
     zero = np.zeros_like(x[:1])
     np.testing.assert_allclose(f(x[:1] + x[1:2]) - f(zero), f(x[:1]) - f(zero) + f(x[1:2]) - f(zero), atol=1e-5)
+    # an empty list means no hidden layer too, like ()
+    assert build_dense_autoencoder(latent_dim=2, hidden_units=[]).count_params() == linear.count_params()
 
 
 @pytest.mark.parametrize("kwargs, match", [({"latent_dim": 0}, "latent_dim should be a positive int"),
-                                           ({"hidden_units": 256}, r"hidden_units should be a non-empty tuple of positive ints, e.g. hidden_units=\(256,\). Received: hidden_units=256"),
+                                           ({"hidden_units": 256}, r"hidden_units should be a tuple \(possibly empty\) of positive ints, e.g. hidden_units=\(256,\). Received: hidden_units=256"),
                                            ({"hidden_units": [256, 0]}, r"Received: hidden_units=\[256, 0\]"),
                                            ({"input_shape": (28, 28)}, "input_shape should be")])
 def test_dense_autoencoder_rejects(kwargs, match):

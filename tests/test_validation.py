@@ -92,6 +92,9 @@ def test_check_ints():
             check_ints(bad, "filters", (32, 64))
     with pytest.raises(ValueError, match=r"2 positive ints"):
         check_ints((1, 2, 3), "kernel_size", (3, 3), length=2)
+    assert check_ints([], "hidden_units", (256,), allow_empty=True) == ()
+    with pytest.raises(ValueError, match=r"hidden_units should be a tuple \(possibly empty\) of positive ints"):
+        check_ints((0,), "hidden_units", (256,), allow_empty=True)
 
 
 def test_check_input_shape():

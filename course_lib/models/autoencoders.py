@@ -94,8 +94,8 @@ def build_dense_autoencoder(input_shape=(28, 28, 1), latent_dim=32, hidden_units
     """
     input_shape = check_input_shape(input_shape)
     latent_dim = check_int(latent_dim, "latent_dim", example=32)
-    if hidden_units != ():      # () is allowed: no hidden layer (the linear autoencoder)
-        hidden_units = check_ints(hidden_units, "hidden_units", example=(256,))
+    # () is allowed: no hidden layer (the linear autoencoder)
+    hidden_units = check_ints(hidden_units, "hidden_units", example=(256,), allow_empty=True)
     num_pixels = int(np.prod(input_shape))
 
     encoder_input = keras.Input(input_shape, name="image")
