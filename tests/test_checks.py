@@ -1,4 +1,4 @@
-"""Check helpers: messages a student can act on, and the usual tricks do not pass."""
+"""Tests for course_lib.checks, the students' check helpers: actionable messages; the usual tricks do not pass."""
 
 import numpy as np
 import pytest
