@@ -10,6 +10,8 @@ NumPy integers count as ints; booleans never do.
 
 import numbers
 
+import numpy as np
+
 
 def _fail(name, expected, value, hint=""):
     raise ValueError(f"{name} should be {expected}.{hint} Received: {name}={value!r}")
@@ -83,6 +85,18 @@ def check_positive_number(value, name, example):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
         _fail(name, f"a positive number, e.g. {name}={example}", value)
     return float(value)
+
+
+def check_image_batch(images):
+    """Returns `images` as a NumPy array `(num_images, height, width, channels)`; a grayscale
+    batch `(num_images, height, width)` gets its channel axis."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4:
+        raise ValueError(f"images should have shape (num_images, height, width, channels). "
+                         f"Received: images.shape={images.shape}")
+    return images
 
 
 def check_fraction(value, name, example=0.2, allow_none=False):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from course_lib._validation import (check_choice, check_fraction, check_image_size, check_input_shape,
-                                    check_int, check_ints, check_num_classes, check_number, check_positive_number,
-                                    check_seed, is_int, resolve_classes)
+from course_lib._validation import (check_choice, check_fraction, check_image_batch, check_image_size,
+                                    check_input_shape, check_int, check_ints, check_num_classes, check_number,
+                                    check_positive_number, check_seed, is_int, resolve_classes)
 
 
 def test_is_int_accepts_numpy_ints_and_refuses_bools():
@@ -121,3 +121,11 @@ def test_check_positive_number():
         with pytest.raises(ValueError, match=r"learning_rate should be a positive number, e.g. "
                                              r"learning_rate=0.001. Received: learning_rate="):
             check_positive_number(bad, "learning_rate", 1e-3)
+
+
+def test_check_image_batch_adds_the_channel_axis_and_refuses_other_shapes():
+    assert check_image_batch(np.zeros((2, 5, 6), "uint8")).shape == (2, 5, 6, 1)
+    assert check_image_batch([np.zeros((5, 6, 3))]).shape == (1, 5, 6, 3)
+    with pytest.raises(ValueError, match=r"images should have shape \(num_images, height, width, channels\). "
+                                         r"Received: images.shape=\(5, 6\)"):
+        check_image_batch(np.zeros((5, 6)))

@@ -11,7 +11,7 @@ trimaps) with background = 0.
 
 import numpy as np
 
-from course_lib._validation import check_int
+from course_lib._validation import check_image_batch, check_int
 from course_lib.image_grid import image_grid, show_image
 
 
@@ -31,12 +31,7 @@ def check_segmentation_data(images, masks, num_classes, ignore_index=None):
     Raises:
         ValueError: counts, sizes, dtypes or labels do not match, saying which and how to fix it.
     """
-    images, masks = np.asarray(images), np.asarray(masks)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4:
-        raise ValueError(f"images should have shape (num_images, height, width, channels). "
-                         f"Received: images.shape={images.shape}")
+    images, masks = check_image_batch(images), np.asarray(masks)
     if masks.ndim == 4 and masks.shape[-1] == 1:
         masks = masks[..., 0]
     if masks.ndim == 4 and masks.shape[-1] == num_classes:

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from course_lib._validation import check_input_shape, check_ints, check_num_classes, check_number
+from course_lib._validation import check_image_batch, check_input_shape, check_ints, check_num_classes, check_number
 from course_lib.metrics.boxes import box_iou, non_max_suppression
 from course_lib.models.anchors import decode_boxes, make_anchors
 
@@ -169,12 +169,7 @@ def check_images(images, image_size=None, what="the model"):
     With `image_size=(height, width)`, the images must have that size: the one `what`
     was built for. Returns the images as a NumPy array.
     """
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4:
-        raise ValueError(f"images should have shape (num_images, height, width, channels). "
-                         f"Received: images.shape={images.shape}")
+    images = check_image_batch(images)
     if image_size is not None and tuple(images.shape[1:3]) != tuple(image_size):
         raise ValueError(
             f"images should be {image_size[0]}x{image_size[1]}, the size {what} was built for "
