@@ -248,3 +248,86 @@ def test_coco_map_is_the_mean_of_101_point_maps_over_ten_thresholds():
 def test_top_level_exports():
     assert course_lib.mean_average_precision is mean_average_precision
     assert course_lib.coco_mean_average_precision is coco_mean_average_precision
+
+
+# ------------------------------------------------------- against pycocotools (COCOeval)
+
+
+def _generated_detections(seed, num_images=25, num_classes=3):
+    """Ground truths and noisy detections (jittered copies, misses, false positives)."""
+    rng = np.random.default_rng(seed)
+    detections, ground_truths = [], []
+    for _ in range(num_images):
+        m = int(rng.integers(0, 6))
+        xy = rng.uniform(0, 80, size=(m, 2))
+        wh = rng.uniform(8, 40, size=(m, 2))
+        gt_boxes = np.concatenate([xy, xy + wh], axis=1)
+        gt_labels = rng.integers(0, num_classes, size=m)
+        found = rng.random(m) < 0.8                      # about one object in five is missed
+        jitter = rng.normal(scale=3.0, size=(m, 4)) * wh.repeat(2, axis=0).reshape(m, 4) / 20
+        boxes = (gt_boxes + jitter)[found]
+        labels = gt_labels[found]
+        k = int(rng.integers(0, 4))                      # false positives, anywhere
+        fp_xy = rng.uniform(0, 80, size=(k, 2))
+        fp_boxes = np.concatenate([fp_xy, fp_xy + rng.uniform(8, 40, size=(k, 2))], axis=1)
+        boxes = np.concatenate([boxes, fp_boxes]).reshape(-1, 4)
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1.0)
+        labels = np.concatenate([labels, rng.integers(0, num_classes, size=k)]).astype(int)
+        detections.append({"boxes": boxes, "labels": labels, "scores": rng.random(len(boxes))})
+        ground_truths.append({"boxes": gt_boxes.reshape(-1, 4), "labels": gt_labels.astype(int)})
+    return detections, ground_truths
+
+
+def _cocoeval_map(detections, ground_truths, num_classes, iou_threshold=None):
+    """COCO's own evaluation (pycocotools), all areas, up to 100 detections per image."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    def xywh(box):
+        return [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])]
+
+    images, annotations, results = [], [], []
+    for image_id, (det, gt) in enumerate(zip(detections, ground_truths), start=1):
+        images.append({"id": image_id, "width": 128, "height": 128})
+        for box, label in zip(gt["boxes"], gt["labels"]):
+            w, h = box[2] - box[0], box[3] - box[1]
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                "category_id": int(label), "bbox": xywh(box),
+                                "area": float(w * h), "iscrowd": 0})
+        for box, label, score in zip(det["boxes"], det["labels"], det["scores"]):
+            results.append({"image_id": image_id, "category_id": int(label),
+                            "bbox": xywh(box), "score": float(score)})
+    coco = COCO()
+    coco.dataset = {"images": images, "annotations": annotations,
+                    "categories": [{"id": c} for c in range(num_classes)]}
+    coco.createIndex()
+    evaluation = COCOeval(coco, coco.loadRes(results), iouType="bbox")
+    if iou_threshold is not None:
+        evaluation.params.iouThrs = np.array([iou_threshold])
+    evaluation.evaluate()
+    evaluation.accumulate()
+    # precision: [threshold, recall point, class, area range ("all" first), max detections (100 last)]
+    precision = evaluation.eval["precision"][:, :, :, 0, -1]
+    return float(np.mean(precision[precision > -1]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_coco_map_agrees_with_pycocotools(seed, capsys):
+    pytest.importorskip("pycocotools")
+    detections, ground_truths = _generated_detections(seed)
+    ours = coco_mean_average_precision(detections, ground_truths, num_classes=3)["map"]
+    theirs = _cocoeval_map(detections, ground_truths, num_classes=3)
+    capsys.readouterr()                                   # COCOeval prints its progress
+    assert 0.05 < theirs < 0.95                           # a case that tests something
+    assert ours == pytest.approx(theirs, abs=1e-6)
+
+
+@pytest.mark.parametrize("iou_threshold", [0.5, 0.75])
+def test_101_point_map_at_one_threshold_agrees_with_pycocotools(iou_threshold, capsys):
+    pytest.importorskip("pycocotools")
+    detections, ground_truths = _generated_detections(seed=3)
+    ours = mean_average_precision(detections, ground_truths, iou_threshold=iou_threshold,
+                                  num_classes=3, method="101_point")["map"]
+    theirs = _cocoeval_map(detections, ground_truths, num_classes=3, iou_threshold=iou_threshold)
+    capsys.readouterr()
+    assert ours == pytest.approx(theirs, abs=1e-6)
