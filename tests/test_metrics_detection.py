@@ -313,7 +313,6 @@ def _cocoeval_map(detections, ground_truths, num_classes, iou_threshold=None):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_coco_map_agrees_with_pycocotools(seed, capsys):
-    pytest.importorskip("pycocotools")
     detections, ground_truths = _generated_detections(seed)
     ours = coco_mean_average_precision(detections, ground_truths, num_classes=3)["map"]
     theirs = _cocoeval_map(detections, ground_truths, num_classes=3)
@@ -324,7 +323,6 @@ def test_coco_map_agrees_with_pycocotools(seed, capsys):
 
 @pytest.mark.parametrize("iou_threshold", [0.5, 0.75])
 def test_101_point_map_at_one_threshold_agrees_with_pycocotools(iou_threshold, capsys):
-    pytest.importorskip("pycocotools")
     detections, ground_truths = _generated_detections(seed=3)
     ours = mean_average_precision(detections, ground_truths, iou_threshold=iou_threshold,
                                   num_classes=3, method="101_point")["map"]
