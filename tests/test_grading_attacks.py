@@ -14,6 +14,9 @@ tests/test_grading_sandbox.py's.
 """
 
 import json
+import os
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -255,3 +258,108 @@ def test_several_from_scratch_questions_share_one_poisoned_run(tmp_path, monkeyp
     assert "without course_lib.metrics.pixel_accuracy" in results["cheat"].tests[1]["output"]
     # cheat: main run, both poisoned (q2 fails), q2 alone; honest: main run, both poisoned.
     assert runs == [None, 4, 4, None, 4]
+
+
+# ---------------------------------------------------------------------------- the grader's own files
+
+# These need no kernel: a small source (relu, softmax, params) whose submissions have no answer.
+SMALL = Path(__file__).parent / "fixtures" / "grading" / "source.ipynb"
+
+
+def _no_answers_notebook():
+    """A valid submission with every answer cell removed: graded without starting a kernel."""
+    nb = release_notebook(fmt.read_notebook(SMALL), "source.ipynb")
+    nb.cells = [cell for cell in nb.cells
+                if fmt.grade_id(cell) not in ("q1_relu", "q2_softmax", "q3_params")]
+    return notebook_bytes(nb)
+
+
+def test_links_devices_and_huge_files_are_per_student_errors_and_later_students_graded(
+        tmp_path, monkeypatch):
+    # Issue 22 item 7: a symlink to the instructor source was graded 13/13, one to /dev/zero
+    # was read without end (the grader OOM-killed, every later student lost).
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "a_source_link.ipynb").symlink_to(SMALL)
+    (folder / "b_zero_link.ipynb").symlink_to("/dev/zero")
+    os.mkfifo(folder / "c_fifo.ipynb")
+    (folder / "d_huge.ipynb").write_bytes(b" " * (grade.MAX_SUBMISSION_BYTES + 1))
+    (folder / "e_deep.ipynb").write_text("[" * 100000 + "]" * 100000)
+    (folder / "z_later.ipynb").write_bytes(_no_answers_notebook())
+    monkeypatch.setattr(grade, "run_reference", lambda *a, **k: None)   # no kernel needed
+    started = time.monotonic()
+    results = {r.student: r for r in grade.grade_submissions(SMALL, folder, sandbox=False)}
+    assert time.monotonic() - started < 60
+    assert {name: (r.status, r.score) for name, r in results.items()} == {
+        "a_source_link": ("malformed", 0), "b_zero_link": ("malformed", 0),
+        "c_fifo": ("malformed", 0), "d_huge": ("malformed", 0), "e_deep": ("malformed", 0),
+        "z_later": ("no answers", 0)}
+    notes = {name: " ".join(r.notes) for name, r in results.items()}
+    assert "is a symbolic link" in notes["a_source_link"] and "submit the notebook file" in notes["a_source_link"]
+    assert "is a symbolic link" in notes["b_zero_link"]
+    assert "not a regular file" in notes["c_fifo"]
+    assert "larger than 64 MB" in notes["d_huge"]
+    assert "nested too deeply" in notes["e_deep"]            # not "grader error"
+    with pytest.raises(ValueError, match="nested too deeply"):
+        fmt.read_notebook(folder / "e_deep.ipynb")
+
+
+def test_two_notebooks_of_one_student_keep_both_results_under_distinct_names(tmp_path):
+    # Issue 22 item 11: mallory/x.ipynb and mallory/sub/x.ipynb were both "mallory/x".
+    for relative in ("mallory/x.ipynb", "mallory/sub/x.ipynb", "mallory/y.ipynb", "alice.ipynb",
+                     "bob/lab.ipynb"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(_no_answers_notebook())
+    names = [student for student, _ in grade.find_submissions(tmp_path)]
+    assert sorted(names) == ["alice", "bob", "mallory/sub/x", "mallory/x", "mallory/y"]
+    out = tmp_path.parent / f"{tmp_path.name}_out"
+    results = grade.grade_submissions(SMALL, tmp_path, out=out, sandbox=False)
+    assert len(results) == 5 and len({r.student for r in results}) == 5
+    summary = json.loads((out / "results.json").read_text())
+    assert len(summary["students"]) == 5
+    assert len((out / "scores.csv").read_text().splitlines()) == 6
+
+
+def _from_scratch_source(folder):
+    from nbformat.v4 import new_code_cell, new_notebook
+    answer = {"nbgrader": {"grade_id": "q1", "schema_version": 3, "task": False, "grade": False,
+                           "solution": True, "locked": False},
+              "course_lib": {"forbidden": ["course_lib.metrics.detection.box_iou"]}}
+    check = {"nbgrader": {"grade_id": "q1_check", "schema_version": 3, "task": False,
+                          "points": 1, "grade": True, "solution": False, "locked": True}}
+    source = new_notebook(cells=[
+        new_code_cell("import numpy as np\nfrom course_lib.checks import check_close"),
+        new_code_cell("def area(b):\n    # BEGIN SOLUTION\n    return (b[2] - b[0]) * (b[3] - b[1])\n"
+                      "    # END SOLUTION", metadata=answer),
+        new_code_cell("check_close(area([0, 0, 2, 3]), 6.0)", metadata=check)])
+    path = folder / "scratch.ipynb"
+    path.write_bytes(notebook_bytes(source))
+    submissions = folder / "subs"
+    submissions.mkdir()
+    honest = release_notebook(source, "scratch.ipynb")
+    for cell in honest.cells:
+        if fmt.grade_id(cell) == "q1":
+            cell.source = "def area(b):\n    return (b[2] - b[0]) * (b[3] - b[1])"
+    (submissions / "s.ipynb").write_bytes(notebook_bytes(honest))
+    return path, submissions
+
+
+@pytest.mark.parametrize("interrupt", [False, True])
+def test_grading_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch, interrupt):
+    # Issue 22 item 6: each graded submission left course-lib-forbidden-* folders behind; the
+    # grader removes what it makes (re-run copies, kernels' HOMEs, run folders), also when
+    # interrupted (Ctrl-C while the student's kernel runs).
+    from course_instructor.sandbox import PlainKernel
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    source, submissions = _from_scratch_source(tmp_path)
+    if interrupt:
+        def interrupted(self, code, timeout):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(PlainKernel, "run", interrupted, raising=False)
+        with pytest.raises(KeyboardInterrupt):
+            grade.grade_submissions(source, submissions, sandbox=False, cell_timeout=30)
+    else:
+        grade.grade_submissions(source, submissions, sandbox=False, cell_timeout=30)
+    assert sorted(p.name for p in temporary.iterdir()) == []

@@ -216,3 +216,13 @@ getattr(b, 'op' + 'en')('{leak}/seen.txt', 'w').write(repr(seen))
     seen = (leak / "seen.txt").read_text()
     shutil.rmtree(leak)
     assert seen == repr(["PermissionError"] * 3)
+
+
+def test_requirements_list_each_grading_library_once(tmp_path):
+    # Issue 21: the zip's requirements listed ipykernel, nbformat and nbclient twice.
+    from course_instructor.gradescope import _requirements
+    (tmp_path / "requirements.txt").write_text("numpy==2.0\nipykernel>=6\nNBFormat==5.10\n")
+    lines = _requirements(tmp_path).splitlines()
+    assert lines == ["numpy==2.0", "ipykernel>=6", "NBFormat==5.10", "nbclient>=0.10"]
+    for name in ("ipykernel", "nbformat", "nbclient"):
+        assert sum(line.lower().startswith(name) for line in _requirements(Path(__file__).resolve().parents[1]).splitlines()) == 1

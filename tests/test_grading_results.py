@@ -139,3 +139,20 @@ def test_a_writer_killed_midway_leaves_complete_files(tmp_path, source_nb):
     assert os.path.getsize(out / "scores.csv") > 0
     res.ResultsWriter(out, source_nb).finish()          # a new run clears our temporary files
     assert not list(out.rglob("*.tmp"))
+
+
+def test_results_json_lists_questions_in_notebook_order_like_scores_csv(tmp_path, source_nb):
+    # Issue 21: scores.csv ordered question columns by notebook order, results.json sorted them.
+    import copy
+    nb = copy.deepcopy(source_nb)
+    for cell in nb.cells:
+        if fmt.grade_id(cell) == "q1_relu":
+            cell.metadata["nbgrader"]["grade_id"] = "z_relu"       # first, but last by name
+    order = [q.answer_id for q in fmt.list_questions(nb)]
+    assert order[0] == "z_relu" and order != sorted(order)
+    res.write_results([FakeResult("ada", {q: 1 for q in order})], tmp_path, nb)
+    summary = json.loads((tmp_path / "results.json").read_text())
+    assert list(summary["questions"]) == order
+    assert list(summary["students"][0]["questions"]) == order
+    header = (tmp_path / "scores.csv").read_text().splitlines()[0].split(",")
+    assert header[1:1 + len(order)] == order

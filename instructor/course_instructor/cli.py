@@ -70,13 +70,14 @@ def _grade(args):
     results = grade_submissions(args.source, args.submissions, out=args.out,
                                 cell_timeout=args.cell_timeout,
                                 notebook_timeout=args.notebook_timeout, env=env,
-                                sandbox=args.sandbox, limits=limits)
+                                sandbox=args.sandbox, limits=limits, progress=True)
     for result in results:
         print(f"{result.student}: {result.score:g}/{result.max_score:g} ({result.status})")
         for note in result.notes:
             print(f"    {note}")
-    print(f"Graded {len(results)} submission(s); wrote {args.out}/results.json, "
-          f"{args.out}/scores.csv and one results.json per student.")
+    out = Path(args.out)
+    print(f"Graded {len(results)} submission(s); wrote {out / 'results.json'}, "
+          f"{out / 'scores.csv'} and one results.json per student.")
     return 0
 
 

@@ -110,6 +110,10 @@ def read_notebook(path):
     except (KeyError, AttributeError, TypeError, nbformat.ValidationError,
             nbformat.reader.NotJSONError) as error:
         raise ValueError(f"{path} is not a notebook that nbformat can read ({error!r}).") from None
+    except RecursionError:
+        raise ValueError(f"{path} is not a notebook: its JSON is nested too deeply to read (a "
+                         f"notebook holds a few levels). Open it in Jupyter and save it "
+                         f"again.") from None
 
 
 def read_graded_source(source, action="grading"):

@@ -38,9 +38,11 @@ Outputs (`results.write_results`): `results.json`, `scores.csv` and one Gradesco
 """
 
 import builtins
+import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -55,6 +57,7 @@ from course_instructor.sandbox import make_kernel_factory
 from course_instructor.results import ResultsWriter
 
 MAX_RESTARTS = 3
+MAX_SUBMISSION_BYTES = 64 * 2**20   # a submitted notebook larger than this is not read
 _KNOWN_ERRORS = {name for name, value in vars(builtins).items()
                  if isinstance(value, type) and issubclass(value, BaseException)} | {
     "CheckError", "InvalidArgumentError", "ForbiddenReferenceError", "DeadKernelError"}
@@ -112,11 +115,14 @@ def read_submission(path, source_nb):
 
     answers maps an answer grade_id to the student's code for it.
     """
-    raw = Path(path).read_bytes()
+    raw = read_capped(path)
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"not a notebook: the file is not valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError("not a notebook: its JSON is nested too deeply to read (a notebook "
+                         "holds a few levels; save it again from Jupyter)") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise ValueError("not a notebook: it has no list of cells")
     questions = fmt.list_questions(source_nb)
@@ -151,6 +157,39 @@ def read_submission(path, source_nb):
     return answers, notes
 
 
+def read_capped(path, max_bytes=None):
+    """The bytes of the regular file `path`, not following a symbolic link, at most `max_bytes`.
+
+    Raises:
+        ValueError: `path` is a symbolic link, not a regular file (a device, a FIFO, a
+            folder), or larger than `max_bytes` (default `MAX_SUBMISSION_BYTES`).
+    """
+    max_bytes = MAX_SUBMISSION_BYTES if max_bytes is None else max_bytes
+    path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    if path.is_symlink():
+        raise ValueError(f"not a notebook: {path.name} is a symbolic link (to "
+                         f"{os.readlink(path)!r}); submit the notebook file itself")
+    try:
+        handle = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ValueError(f"not a notebook: {path.name} is a symbolic link; submit the "
+                             f"notebook file itself") from None
+        raise
+    with os.fdopen(handle, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"not a notebook: {path.name} is not a regular file (a device, "
+                             f"a pipe or a folder); submit the notebook file itself")
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"not a notebook the grader reads: {path.name} is larger than "
+                         f"{max_bytes // 2**20} MB (clear its outputs: Edit > Clear Outputs "
+                         f"of All Cells, then save)")
+    return data
+
+
 def find_submissions(submissions):
     """Returns sorted (student, path) pairs: `DIR/<student>.ipynb` or `DIR/<student>/<any>.ipynb`.
 
@@ -175,8 +214,14 @@ def find_submissions(submissions):
     counts = {}
     for student, _ in found:
         counts[student] = counts.get(student, 0) + 1
-    return [(student if counts[student] == 1 else f"{student}/{path.stem}", path)
-            for student, path in found]
+    # A name shared by several notebooks becomes each one's path (unique, since paths are).
+    named = [(student if counts[student] == 1
+              else path.relative_to(root).with_suffix("").as_posix(), path)
+             for student, path in found]
+    names = [student for student, _ in named]
+    if len(set(names)) != len(names):   # e.g. `a.ipynb` beside `a/` holding `a.ipynb`... as `a`
+        named = [(path.relative_to(root).with_suffix("").as_posix(), path) for _, path in found]
+    return named
 
 
 # ---------------------------------------------------------------------------- the reference
@@ -559,7 +604,7 @@ def _factories(kernel_name, env, sandbox, limits=None, run_as_user=None):
 
 def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_timeout=1800,
                       kernel_name="python3", env=None, sandbox=True, limits=None,
-                      run_as_user=None):
+                      run_as_user=None, progress=False):
     """Grades every notebook in `submissions` against the instructor notebook `source`.
 
     Args:
@@ -573,6 +618,7 @@ def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_
             trusted submissions.
         limits: the sandbox's `Limits` (default: `Limits()`).
         run_as_user: with sandbox=False, the user the kernels run as (`make_kernel_factory`).
+        progress: show a progress bar on stderr (the student being graded, time so far).
 
     Returns:
         The list of `StudentResult`, sorted by student.
@@ -589,24 +635,51 @@ def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_
     pairs = find_submissions(submissions)
     factory_for = _factories(kernel_name, env, sandbox, limits, run_as_user)
     factory = factory_for()
-    reference = run_reference(source_nb, env=env, kernel_name=kernel_name)
     writer = None if out is None else ResultsWriter(out, source_nb, source_name=Path(source).name)
     results = []
-    for student, path in pairs:
-        relative = str(path.relative_to(Path(submissions)))
-        try:
-            result = grade_notebook(source_nb, path, student=student, cell_timeout=cell_timeout,
-                                    notebook_timeout=notebook_timeout, kernel_factory=factory,
-                                    reference=reference, poisoned_factory=factory_for)
-        except Exception as error:  # noqa: BLE001 - one submission never stops the others
-            result = _failed(source_nb, student, error)
-        result.submission = relative
-        results.append(result)
+    bar = _progress_bar(len(pairs), progress)
+    try:
+        bar.set_postfix_str("reference run (the instructor's source)")
+        reference = run_reference(source_nb, env=env, kernel_name=kernel_name)
+        for student, path in pairs:
+            bar.set_postfix_str(student)
+            relative = str(path.relative_to(Path(submissions)))
+            try:
+                result = grade_notebook(source_nb, path, student=student,
+                                        cell_timeout=cell_timeout,
+                                        notebook_timeout=notebook_timeout, kernel_factory=factory,
+                                        reference=reference, poisoned_factory=factory_for)
+            except Exception as error:  # noqa: BLE001 - one submission never stops the others
+                result = _failed(source_nb, student, error)
+            result.submission = relative
+            results.append(result)
+            if writer is not None:
+                writer.add(result)
+            bar.update(1)
         if writer is not None:
-            writer.add(result)
-    if writer is not None:
-        writer.finish()
+            writer.finish()
+    finally:
+        bar.close()
     return results
+
+
+def _progress_bar(total, progress):
+    """A tqdm bar on stderr (student being graded, elapsed time), or a silent stand-in."""
+    if not progress:
+        class Silent:
+            def set_postfix_str(self, text):
+                pass
+
+            def update(self, count):
+                pass
+
+            def close(self):
+                pass
+        return Silent()
+    from tqdm import tqdm
+    return tqdm(total=total, unit="submission", desc="grading", dynamic_ncols=True,
+                bar_format="{desc}: {n}/{total} |{bar}| {elapsed} elapsed, {remaining} left "
+                           "[{postfix}]")
 
 
 def _failed(source_nb, student, error):

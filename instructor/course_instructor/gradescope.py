@@ -25,7 +25,7 @@ may refuse); otherwise as the unprivileged user `student`, which cannot read /au
 
 import json
 import os
-import shutil
+import re
 import sys
 import tempfile
 import time
@@ -74,7 +74,12 @@ def _requirements(repository):
         stripped = line.strip()
         if stripped and not stripped.startswith("#") and not stripped.startswith(_NOT_FOR_GRADING):
             lines.append(stripped)
-    return "\n".join(lines + ["ipykernel>=6", "nbformat>=5.9", "nbclient>=0.10"]) + "\n"
+    named = {re.split(r"[\s<>=!~\[;@]", line, maxsplit=1)[0].lower().replace("_", "-")
+             for line in lines}
+    for extra in ("ipykernel>=6", "nbformat>=5.9", "nbclient>=0.10"):   # once each
+        if re.split(r"[<>=]", extra)[0] not in named:
+            lines.append(extra)
+    return "\n".join(lines) + "\n"
 
 
 def _add_tree(archive, folder, prefix):
@@ -200,12 +205,25 @@ def run_autograder(root="/autograder"):
             env["COURSE_LIB_FAST"] = "1"
         with tempfile.TemporaryDirectory(prefix="course-lib-gradescope-") as folder:
             os.chmod(folder, 0o700)
-            shutil.copyfile(chosen[0], Path(folder) / "submission.ipynb")
-            results = grade.grade_submissions(
-                root / "source" / config["lab"], folder, out=None,
-                cell_timeout=config["cell_timeout"], notebook_timeout=config["notebook_timeout"],
-                env=env, limits=limits, **isolation)
-        result = results[0]
+            try:                # not following a link, at most MAX_SUBMISSION_BYTES
+                data = grade.read_capped(chosen[0])
+            except (ValueError, OSError) as error:
+                data = None
+                message = str(error)
+            if data is None:
+                result = None
+            else:
+                (Path(folder) / "submission.ipynb").write_bytes(data)
+                result = grade.grade_submissions(
+                    root / "source" / config["lab"], folder, out=None,
+                    cell_timeout=config["cell_timeout"],
+                    notebook_timeout=config["notebook_timeout"],
+                    env=env, limits=limits, **isolation)[0]
+        if result is None:
+            data = _results_json(0, f"Your submission {chosen[0].name} was not graded: {message}.")
+            write_atomic(results_dir / "results.json",
+                         json.dumps(data, indent=2, sort_keys=True) + "\n")
+            return data
         gradescope = result.to_gradescope()
         how = ("in a bubblewrap sandbox" if mode == "bwrap"
                else f"as the unprivileged user {isolation['run_as_user']!r}")

@@ -82,7 +82,8 @@ class ResultsWriter:
                    "questions": {q.answer_id: q.points for q in self.questions},
                    "max_score": sum(q.points for q in self.questions),
                    "students": [r.to_dict() for r in results]}
-        self._write(self.out / RESULTS_FILE, _json(summary))
+        # Questions in notebook order, as in scores.csv (not sorted by name).
+        self._write(self.out / RESULTS_FILE, _json(summary, sort_keys=False))
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["student"] + [q.answer_id for q in self.questions]
@@ -160,8 +161,8 @@ def student_folders(students):
     return folders
 
 
-def _json(data):
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+def _json(data, sort_keys=True):
+    return json.dumps(data, indent=2, sort_keys=sort_keys) + "\n"
 
 
 def _number(value):
