@@ -14,6 +14,14 @@ regenerates `bench/results_full.md` from every JSON file in `bench/full/` (a lab
 else ran stays in the table), and `python bench/make_benchmarks_md.py` puts it in
 BENCHMARKS.md. Each lab gets a fresh `COURSE_LIB_CACHE` (deleted afterwards), so no folder
 left by an earlier fast-mode run is reused; `--keep-cache` keeps yours. The executed notebook is not kept (labs store no outputs).
+
+    python bench/run_full.py --check labs/04_detection.ipynb    # run, then judge the floors
+    python bench/run_full.py --check                            # judge the stored bench/full/*.json
+
+`--check` exits non-zero, naming the lab and the row, when a lab failed, reported a number
+below its full-mode floor or above its ceiling (the `floors=` / `ceilings=` of its
+`report_numbers` cell, recorded with each row), or set no floor at all. This is how a library
+upgrade that silently lowers a lab's accuracy is caught before a semester starts.
 """
 
 import argparse
@@ -177,6 +185,46 @@ def write_table(full_dir=FULL_DIR, results=RESULTS):
     return text
 
 
+def check_record(record):
+    """What `--check` objects to in one lab's record: a list of lines naming the rows (empty: ok)."""
+    lab = record.get("lab", "?")
+    if record.get("error"):
+        return [f"{lab}: the run failed ({record['error'][:200]})"]
+    rows = record.get("rows", [])
+    problems = []
+    for row in rows:
+        if row.get("ok") is not False:
+            continue
+        value = row["measured"]
+        if "floor" in row and not value >= row["floor"]:
+            problems.append(f"{lab}: {row['name']!r} = {value:.4g}, below its floor {row['floor']:.4g}"
+                            + (f" (the text says {row['expected']:.4g})" if row.get("expected") is not None else ""))
+        if "ceiling" in row and not value <= row["ceiling"]:
+            problems.append(f"{lab}: {row['name']!r} = {value:.4g}, above its ceiling {row['ceiling']:.4g}"
+                            + (f" (the text says {row['expected']:.4g})" if row.get("expected") is not None else ""))
+    if rows and not any("floor" in row or "ceiling" in row for row in rows):
+        problems.append(f"{lab}: no row has a floor or ceiling (give its report_numbers cell floors=...)")
+    if any(row.get("mode") == "fast" for row in rows):
+        problems.append(f"{lab}: the rows were measured in fast mode, not full mode")
+    return problems
+
+
+def check_records(records):
+    """Prints one line per lab (ok, or each problem); returns the number of problems."""
+    problems = 0
+    for record in records:
+        found = check_record(record)
+        limited = sum("floor" in row or "ceiling" in row for row in record.get("rows", []))
+        if found:
+            for line in found:
+                print(f"CHECK FAILED {line}", flush=True)
+        else:
+            print(f"check ok {record['lab']}: {limited} rows within their floors and ceilings "
+                  f"({record.get('date', '')})", flush=True)
+        problems += len(found)
+    return problems
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="labs to run, e.g. labs/00_prepare_data.ipynb")
@@ -189,12 +237,22 @@ def main(argv=None):
     parser.add_argument("--keep-cache", action="store_true",
                         help="use COURSE_LIB_CACHE as set (default: a fresh folder per lab, so that "
                              "nothing an earlier run left is reused)")
+    parser.add_argument("--check", action="store_true",
+                        help="exit non-zero, naming the row, when a lab falls below a floor or above a "
+                             "ceiling of its report_numbers cell; without notebooks, judge the stored "
+                             "records in --out")
     args = parser.parse_args(argv)
     os.environ["COURSE_LIB_OFFLINE"] = "0" if args.online else os.environ.get(
         "COURSE_LIB_OFFLINE", "1")
     out = Path(args.out)
+    if args.check and not args.notebooks:
+        records = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+        if not records:
+            print(f"No records in {out}: run labs first (python bench/run_full.py --check labs/...)")
+            return 1
+        return 1 if check_records(records) else 0
     out.mkdir(parents=True, exist_ok=True)
-    failed = []
+    failed, records = [], []
     for notebook in args.notebooks:
         print(f"Running {notebook} in full mode ...", flush=True)
         record = run_lab(notebook, args.timeout, args.kernel, fresh_cache=not args.keep_cache)
@@ -205,9 +263,12 @@ def main(argv=None):
               f"{len(record['rows'])} numbers -> {out / name}", flush=True)
         if record["error"]:
             failed.append(record["lab"])
+        records.append(record)
     results = RESULTS if out == FULL_DIR else out / "results_full.md"
     write_table(out, results)
     print(f"Wrote {results}")
+    if args.check:
+        return 1 if check_records(records) or failed else 0
     return 1 if failed else 0
 
 

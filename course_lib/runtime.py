@@ -290,26 +290,87 @@ def data_path(name=""):
 REPORT_ENV = "COURSE_LIB_REPORT"
 
 
-def report_numbers(measured, expected=None):
-    """Prints the numbers this run measured beside the ones the lab's text quotes.
+class FloorError(AssertionError):
+    """A lab's number fell below its floor (or above its ceiling): the message names the rows."""
+
+
+def _limits(table, label, measured, this_mode=True):
+    """Validates floors/ceilings: name -> number, or (other row's name, ratio) for a ratio limit.
+
+    The limits of the other mode may name rows this mode does not measure (fast mode runs fewer).
+    """
+    import numbers
+    table = {} if table is None else table
+    if not isinstance(table, dict):
+        raise ValueError(f"{label} should be a dict of name -> number, e.g. {{'test accuracy': 0.85}}. "
+                         f"Received: {label}={table!r}")
+    for name, limit in table.items():
+        ratio = (isinstance(limit, tuple) and len(limit) == 2 and isinstance(limit[0], str)
+                 and isinstance(limit[1], numbers.Real) and not isinstance(limit[1], bool))
+        plain = isinstance(limit, numbers.Real) and not isinstance(limit, bool)
+        if not (plain or ratio):
+            raise ValueError(f"{label}[{name!r}] should be a number, or (other row, ratio) such as "
+                             f"('ms per image, R-CNN', 0.5). Received: {limit!r}")
+        missing = [n for n in ([name] + ([limit[0]] if ratio else [])) if n not in measured]
+        if missing and this_mode:
+            raise ValueError(f"{label} names numbers that were not measured: {missing}. "
+                             f"Measured: {sorted(measured)}")
+    return table
+
+
+def _limit_value(limit, measured):
+    """The number a limit stands for: itself, or ratio x the other row's measured value."""
+    if isinstance(limit, tuple):
+        return float(limit[1]) * float(measured[limit[0]])
+    return float(limit)
+
+
+def _limit_text(limit, measured):
+    if isinstance(limit, tuple):
+        return f"{_limit_value(limit, measured):.4g} ({limit[1]:g} x {limit[0]})"
+    return f"{float(limit):.4g}"
+
+
+def report_numbers(measured, expected=None, floors=None, ceilings=None,
+                   fast_floors=None, fast_ceilings=None):
+    """Prints the numbers this run measured beside the ones the lab's text quotes, and checks floors.
 
     The quoted numbers ("Numbers to expect") come from a full-mode run; in fast
     mode the measured ones differ, and the table says so. When the environment
     variable `COURSE_LIB_REPORT` names a file (`bench/run_full.py` sets it), one
-    JSON line per number is appended to it. The first entry is the lab's headline.
+    JSON line per number is appended to it, with the floor or ceiling that applies
+    in this mode and whether it held. The first entry is the lab's headline.
+
+    Floors and ceilings are how a library upgrade that silently lowers a lab's
+    accuracy is caught: `floors` / `ceilings` hold in full mode (set with a margin
+    below / above the full-mode numbers; `bench/run_full.py --check` fails on
+    them), `fast_floors` / `fast_ceilings` in fast mode (the cheap ones: above
+    chance, the loss went down), where a violation raises `FloorError` so that
+    the fast-mode lab run in CI fails. A full-mode violation prints a loud line per
+    row and is recorded, but does not stop the notebook (a student's slower or
+    different machine is not a broken library).
 
     Args:
         measured: dict, name -> number measured by this run.
         expected: dict, name -> number quoted in the text (a subset of the names).
+        floors, fast_floors: dict, name -> lowest acceptable value (full / fast mode).
+        ceilings, fast_ceilings: dict, name -> highest acceptable value, or
+            `(other name, ratio)`: at most `ratio` times that row's measured value
+            (for timings, which scale with the machine's load while their ratios do not).
 
     Returns:
-        The rows printed, as a list of (name, measured, expected or None).
+        None (the table is printed; the rows go to `COURSE_LIB_REPORT`).
+
+    Raises:
+        FloorError: in fast mode, when a number is below its fast floor or above its fast ceiling.
 
     Example:
 
-    >>> report_numbers({"test accuracy": 0.93}, expected={"test accuracy": 0.934})  # doctest: +SKIP
+    >>> report_numbers({"test accuracy": 0.93}, expected={"test accuracy": 0.934},
+    ...                floors={"test accuracy": 0.88}, fast_floors={"test accuracy": 0.2})  # doctest: +SKIP
     """
     import json
+    import math
     import numbers
     expected = {} if expected is None else expected
     for label, table in (("measured", measured), ("expected", expected)):
@@ -323,19 +384,54 @@ def report_numbers(measured, expected=None):
         raise ValueError(f"expected names numbers that were not measured: {unknown}. "
                          f"Measured: {sorted(measured)}")
     mode = "fast" if is_fast_mode() else "full"
-    rows = [(name, float(value), None if expected.get(name) is None else float(expected[name]))
-            for name, value in measured.items()]
-    width = max([len(name) for name, _, _ in rows] + [6])
-    print(f"{'number':<{width}}  {'this run':>10}  {'text (full mode)':>16}")
-    for name, value, quoted in rows:
-        quoted_text = "" if quoted is None else f"{quoted:.4g}"
-        print(f"{name:<{width}}  {value:>10.4g}  {quoted_text:>16}")
+    limits = {label: _limits(table, label, measured, label.startswith("fast") == (mode == "fast"))
+              for label, table in (("floors", floors), ("ceilings", ceilings),
+                                   ("fast_floors", fast_floors), ("fast_ceilings", fast_ceilings))}
+    low = limits["fast_floors" if mode == "fast" else "floors"]
+    high = limits["fast_ceilings" if mode == "fast" else "ceilings"]
+    rows, failures = [], []
+    for name, value in measured.items():
+        value = float(value)
+        row = {"name": name, "measured": value,
+               "expected": None if expected.get(name) is None else float(expected[name]),
+               "mode": mode}
+        if name in low:
+            row["floor"] = _limit_value(low[name], measured)
+            if not value >= row["floor"]:  # NaN fails too
+                failures.append(f"{name!r} is {value:.4g}, below its {mode}-mode floor "
+                                f"{_limit_text(low[name], measured)}")
+        if name in high:
+            row["ceiling"] = _limit_value(high[name], measured)
+            if not value <= row["ceiling"]:
+                failures.append(f"{name!r} is {value:.4g}, above its {mode}-mode ceiling "
+                                f"{_limit_text(high[name], measured)}")
+        if "floor" in row or "ceiling" in row:
+            row["ok"] = not (math.isnan(value) or value < row.get("floor", -math.inf)
+                             or value > row.get("ceiling", math.inf))
+        rows.append(row)
+    width = max([len(row["name"]) for row in rows] + [6])
+    print(f"{'number':<{width}}  {'this run':>10}  {'text (full mode)':>16}  {'limit (' + mode + ')':>18}")
+    for row in rows:
+        quoted_text = "" if row["expected"] is None else f"{row['expected']:.4g}"
+        limit = " ".join(([f">= {row['floor']:.4g}"] if "floor" in row else [])
+                         + ([f"<= {row['ceiling']:.4g}"] if "ceiling" in row else []))
+        flag = "  FAILED" if row.get("ok") is False else ""
+        print(f"{row['name']:<{width}}  {row['measured']:>10.4g}  {quoted_text:>16}  {limit:>18}{flag}")
     if mode == "fast":
         print("Fast mode (COURSE_LIB_FAST=1): fewer samples and epochs, so these differ from the text.")
     path = os.environ.get(REPORT_ENV)
     if path:
         with open(path, "a", encoding="utf-8") as report:
-            for name, value, quoted in rows:
-                report.write(json.dumps({"name": name, "measured": value, "expected": quoted,
-                                         "mode": mode}) + "\n")
-    return rows
+            for row in rows:
+                report.write(json.dumps(row) + "\n")
+    if failures:
+        text = "; ".join(failures)
+        if mode == "fast":
+            raise FloorError(f"{len(failures)} number(s) outside their fast-mode limits: {text}. "
+                             "Fast mode trains little, so these limits are only 'better than "
+                             "chance' and 'the loss went down': a library or data change broke "
+                             "training. Run the lab in full mode and compare with the text.")
+        for failure in failures:
+            print(f"OUTSIDE ITS LIMIT (full mode): {failure}. A library upgrade, a data change or "
+                  f"a changed recipe lowered this number; bench/run_full.py --check fails on it.")
+    return None
