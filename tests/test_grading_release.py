@@ -46,7 +46,7 @@ def test_released_notebook_hides_solutions_and_hidden_checks():
         assert secret not in text, secret
     answers = [c for c in nb.cells if fmt.cell_kind(c) == "answer"]
     assert len(answers) == 3
-    assert all("# YOUR CODE HERE" in c.source and "raise NotImplementedError()" in c.source
+    assert all("# YOUR CODE HERE" in c.source and release.STUB_LINES[1] in c.source
                for c in answers)
     assert answers[0].source.startswith('def relu(x):\n    """Returns max(x, 0)')
     checks = [c for c in nb.cells if fmt.cell_kind(c) == "check"]
@@ -70,7 +70,8 @@ def test_first_cells_are_the_colab_badge_and_setup():
     assert badge.cell_type == "markdown" and f"]({url})" in badge.source
     assert setup.cell_type == "code" and "MOUNT_DRIVE = False" in setup.source
     assert nb.metadata[fmt.OUR_KEY] == {"released_from": "labs/01_fixture.ipynb",
-                                        "ref": release.RELEASE_REF}
+                                        "ref": release.RELEASE_REF,
+                                        "cells_sha256": release.cells_hash(nb)}
     assert set(nb.metadata) == {"kernelspec", "language_info", fmt.OUR_KEY}
 
 
@@ -275,3 +276,125 @@ def test_cli_release_and_links(labs, tmp_path, capsys):
     capsys.readouterr()
     assert main(["links", str(labs)]) == 0
     assert "Open In Colab" in capsys.readouterr().out
+
+
+def test_the_stub_says_what_to_do_and_run_all_goes_on(tmp_path):
+    nb = released()
+    answer = next(c for c in nb.cells if fmt.cell_kind(c) == "answer")
+    namespace = {}
+    exec(compile(answer.source, "answer", "exec"), namespace)
+    with pytest.raises(NotImplementedError, match=r"^Not answered yet: replace this line with "
+                                                  r"your code$"):
+        namespace["relu"]([1.0])
+    # Jupyter's Run All goes on past an error in a cell tagged raises-exception: every answer
+    # and check cell (no later cell uses an answer), no other cell.
+    for cell in nb.cells:
+        tagged = release.RAISES_TAG in cell.metadata.get("tags", [])
+        assert tagged == (fmt.cell_kind(cell) in ("answer", "check")), cell.source[:40]
+    assert "tags" not in fmt.read_notebook(SOURCE).cells[3].metadata   # the source is untouched
+
+
+# nbgrader 0.9.6's compute_checksum (nbgrader/utils.py) on these cells, computed with nbgrader.
+NBGRADER_CHECKSUMS = [
+    ("code", "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()",
+     {"grade": False, "solution": True, "locked": False, "grade_id": "q1"},
+     "09b05939f3bcf7407d22d93fc2bcbfc6"),
+    ("code", 'check_equal(f(1), 2, name="f(1)")\n# Hidden checks also run here.',
+     {"grade": True, "solution": False, "locked": True, "grade_id": "q1_check", "points": 2},
+     "72aa91e58191ea145f68c1a97e98fb74"),
+    ("markdown", "Explain \u2014 \u00e9.",
+     {"grade": True, "solution": True, "locked": False, "grade_id": "q2", "points": 1.5},
+     "6735dd440161d207e5305e7f0aed61b5"),
+    ("code", "import numpy as np",
+     {"grade": False, "solution": False, "locked": True, "grade_id": "setup"},
+     "349b3297aacb5fd09d22117940a10469"),
+]
+
+
+@pytest.mark.parametrize("cell_type, source, meta, expected", NBGRADER_CHECKSUMS)
+def test_nbgrader_checksum_is_nbgraders(cell_type, source, meta, expected):
+    make = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
+    cell = make(source, metadata={"nbgrader": dict(meta, schema_version=3)})
+    assert release.nbgrader_checksum(cell) == expected
+
+
+def test_released_cells_carry_valid_nbgrader_checksums():
+    # nbgrader validate / autograde recompute the checksum of each locked cell and warn when it
+    # differs from the one in the metadata: the release writes the released text's checksum.
+    nb = released()
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")]
+    assert len(graded) == len([c for c in fmt.read_notebook(SOURCE).cells
+                               if c.metadata.get("nbgrader", {}).get("grade_id")])
+    for cell in graded:
+        meta = cell.metadata["nbgrader"]
+        assert meta["checksum"] == release.nbgrader_checksum(cell), meta["grade_id"]
+        assert meta["cell_type"] == cell.cell_type
+    check = next(c for c in graded if fmt.cell_kind(c) == "check")
+    check.source += "\nprint('edited')"      # an edited locked cell no longer matches
+    assert check.metadata["nbgrader"]["checksum"] != release.nbgrader_checksum(check)
+
+
+def _run_the_notebook(path):
+    nb = fmt.read_notebook(path)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="hello\n")]   # the setup cell
+    nb.cells[1].execution_count = 1
+    nbformat.write(nb, path)
+
+
+def test_release_never_overwrites_a_students_work(labs, tmp_path):
+    out = tmp_path / "colab"
+    release.release_labs(labs, out)
+    target = out / "01_fixture.ipynb"
+    assert release.student_work(fmt.read_notebook(target)) == ""
+    _run_the_notebook(target)                              # a student ran it in the clone
+    worked = target.read_bytes()
+    check = release.release_labs(labs, out, check=True)
+    assert not check.ok and check.stale == [str(target)] and str(target) in check.kept
+    advice = str(check)
+    assert "holds outputs" in advice and "`course-lib release` keeps it" in advice
+    assert "--force" in advice and "run `course-lib release` and commit" not in advice
+    report = release.release_labs(labs, out)
+    assert report.written == [] and report.kept == {str(target): "outputs"} and not report.ok
+    assert target.read_bytes() == worked and "kept: " in str(report)
+    # Edited cells without outputs are work too.
+    nb = fmt.read_notebook(target)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nb.cells[4].source += "\n# my answer"
+    nbformat.write(nb, target)
+    assert release.student_work(fmt.read_notebook(target)) == "cells edited since the release"
+    assert release.release_labs(labs, out).kept
+    # An orphan holding work is not removed either.
+    shutil.copy(target, out / "00_old.ipynb")
+    assert str(out / "00_old.ipynb") in release.release_labs(labs, out).kept
+    assert (out / "00_old.ipynb").exists()
+    forced = release.release_labs(labs, out, force=True)
+    assert forced.written == [str(target)] and forced.removed == [str(out / "00_old.ipynb")]
+    assert release.release_labs(labs, out, check=True).ok
+
+
+def test_release_report_verbs(labs, tmp_path):
+    out = tmp_path / "colab"
+    assert str(release.release_labs(labs, out)) == "wrote 1 student notebook(s), 0 unchanged"
+    assert str(release.release_labs(labs, out, check=True)) == "1 student notebook(s) up to date"
+
+
+def test_cli_release_force_and_student_tree(labs, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "colab"
+    assert main(["release", str(labs), str(out)]) == 0
+    _run_the_notebook(out / "01_fixture.ipynb")
+    assert main(["release", str(labs), str(out)]) == 1
+    assert "kept: " in capsys.readouterr().out
+    assert main(["release", str(labs), str(out), "--force"]) == 0
+    monkeypatch.chdir(ROOT)
+    tree = tmp_path / "student"
+    assert main(["release", str(labs), "--student-tree", str(tree)]) == 0
+    assert "student tree" in capsys.readouterr().out
+    assert (tree / "colab" / "01_fixture.ipynb").exists() and (tree / "course_lib").is_dir()
+    assert not (tree / "labs").exists() and not (tree / "instructor").exists()
+    (tree / "labs").mkdir()
+    with pytest.raises(ValueError, match="is or holds the instructor repository"):
+        release.build_student_tree(tree, labs, root=ROOT)
+    with pytest.raises(ValueError, match="is or holds the instructor repository"):
+        release.build_student_tree(ROOT, labs, root=ROOT)

@@ -2,6 +2,7 @@
 
     course-lib lint [labs/]                          format problems of the sources (exit 1 if any)
     course-lib release [labs/ colab/] [--check]      student release (--check: exit 1 if stale)
+    course-lib release --student-tree DIR            the student tree that gets published
     course-lib grade --source labs/01_x.ipynb --submissions DIR --out DIR [--no-sandbox]
     course-lib gradescope labs/01_x.ipynb [--out autograder.zip]   Gradescope autograder zip
     course-lib verify [labs/]                        every exercise fails when stubbed (slow: runs the labs)
@@ -36,9 +37,14 @@ def _lint(args):
 
 
 def _release(args):
-    from course_instructor.release import release_labs
+    from course_instructor.release import build_student_tree, release_labs
+    if args.student_tree:
+        report = build_student_tree(args.student_tree, args.source_dir, repo_url=args.repo_url,
+                                    ref=args.ref, force=args.force)
+        print(report)
+        return 0 if report.ok else 1
     report = release_labs(args.source_dir, args.release_dir, repo_url=args.repo_url,
-                          ref=args.ref, check=args.check)
+                          ref=args.ref, check=args.check, force=args.force)
     print(report)
     return 0 if report.ok else 1
 
@@ -145,6 +151,11 @@ def build_parser():
     release.add_argument("--repo-url", default=None,
                          help="GitHub repository to install from and open in Colab")
     release.add_argument("--ref", default=None, help="git tag/branch/commit to pin")
+    release.add_argument("--force", action="store_true",
+                         help="replace student notebooks that hold outputs or edits")
+    release.add_argument("--student-tree", metavar="DIR", default=None,
+                         help="write the student tree (course_lib/, data/, colab/, README) to "
+                              "DIR, e.g. a clone of the public student repository")
     release.set_defaults(func=_release)
 
     grade = commands.add_parser("grade", help="grade submitted notebooks")
