@@ -99,26 +99,29 @@ def _can_connect(host, port, timeout):
 def quiet_tensorflow(import_tensorflow=True):
     """Silences TensorFlow's C++ and Python log noise (call before importing TF).
 
-    Warnings that matter to a student (errors, deprecations in their own code)
-    still show; oneDNN banners, CUDA probing messages and retracing chatter go.
+    Errors still show: TensorFlow's own log level is set to errors only (its info lines, the
+    oneDNN banner and the CUDA probing chatter, go), and while TensorFlow starts (its import and
+    its first look for devices, where CUDA and driver problems are reported) the process's
+    standard error is captured, and every line that is not known start-up noise is printed
+    again (`KNOWN_NOISE`), to `sys.stderr`, which a notebook shows.
 
     Args:
-        import_tensorflow: True imports TensorFlow now (quietly) and quiets its
-            Python loggers; False only sets the environment variables that
-            TensorFlow reads when it is imported later (what `import course_lib`
-            does, so that importing it costs no TensorFlow import).
+        import_tensorflow: True imports TensorFlow now and quiets its Python loggers; False
+            only sets the environment variables that TensorFlow reads when it is imported later
+            (what `import course_lib` does, so that importing it costs no TensorFlow import).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # 2: errors and fatal errors only
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
     # Keras 3 warns on every fit() with a tf.data dataset that `shuffle` is ignored.
     warnings.filterwarnings("ignore", message=".*shuffle=True. was passed")
-    if import_tensorflow and "tensorflow" not in sys.modules and _tf_importable():
-        # oneDNN stays on (it doubles CPU training speed); its banner is printed by
-        # C++ before any log level applies, so import TensorFlow with fd 2 muted.
-        with _stderr_fd_muted():
-            import tensorflow  # noqa: F401
+    global _TF_STARTED
+    if import_tensorflow and not _TF_STARTED and _tf_importable():
+        _TF_STARTED = True
+        with _stderr_filtered():
+            import tensorflow as tf
+            tf.config.list_physical_devices()   # CUDA reports its start-up problems here
     if "tensorflow" in sys.modules:
         import logging
         import tensorflow as tf
@@ -130,23 +133,58 @@ def quiet_tensorflow(import_tensorflow=True):
             pass
 
 
+_TF_STARTED = False
+
+# Lines TensorFlow prints while it starts that say nothing wrong (regular expressions). The
+# CUDA ones are noise only where the machine has no NVIDIA device (`_NO_GPU_NOISE`).
+KNOWN_NOISE = (
+    r"oneDNN custom operations are on",
+    r"This TensorFlow binary is optimized to use available CPU instructions",
+    r"To enable the following instructions: .*rebuild TensorFlow",
+    r"All log messages before absl::InitializeLog\(\) is called are written to STDERR",
+    r"Unable to register cu(DNN|FFT|BLAS) factory: Attempting to register factory",
+    r"computation placer already registered",
+    r"TF-TRT Warning: Could not find TensorRT",
+)
+_NO_GPU_NOISE = (
+    r"failed call to cuInit: .*(UNKNOWN ERROR \(303\)|CUDA_ERROR_NO_DEVICE)",
+    r"Could not find cuda drivers on your machine, GPU will not be used",
+)
+
+
+def _is_noise(line):
+    import re
+    patterns = KNOWN_NOISE + (() if _has_nvidia_device() else _NO_GPU_NOISE)
+    return not line.strip() or any(re.search(pattern, line) for pattern in patterns)
+
+
+def _has_nvidia_device():
+    return Path("/dev/nvidiactl").exists() or Path("/proc/driver/nvidia").exists()
+
+
 @contextlib.contextmanager
-def _stderr_fd_muted():
-    """Sends the process's file descriptor 2 to /dev/null for the duration."""
+def _stderr_filtered():
+    """Captures the process's file descriptor 2, then prints again its lines that are not noise."""
+    import tempfile
     try:
         sys.stderr.flush()
         saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-    except (OSError, AttributeError, ValueError):  # no usable fd 2: nothing to mute
+    except (OSError, AttributeError, ValueError):  # no usable fd 2: nothing to capture
         yield
         return
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with tempfile.TemporaryFile() as captured:
+        try:
+            os.dup2(captured.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines()
+                    if not _is_noise(line)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+                sys.stderr.flush()
 
 
 def set_seed(seed=1337):
@@ -226,16 +264,30 @@ def get_strategy(verbose=True):
     return strategy
 
 
-def setup_notebook(seed=1337, verbose=True):
-    """One call for a lab's setup cell: quiet logs, seeds, plots inline, mode line.
+def setup_notebook(seed=1337, verbose=True, lab=None, measure=None):
+    """One call for a lab's setup cell: quiet logs, the doctor, seeds, plots inline, mode line.
 
-    Prints one line such as
-    `course_lib 0.1.0 | fast mode (COURSE_LIB_FAST=1) | seed 1337 | TensorFlow 2.21.0 on CPU`.
+    Prints a line such as
+    `course_lib 0.1.0 | fast mode (COURSE_LIB_FAST=1) | seed 1337 | TensorFlow 2.21.0 on CPU`,
+    then the environment doctor's (`course_lib.doctor`): one line when all is well, each problem
+    with its remedy otherwise.
+
+    Args:
+        seed: int, the seed of Python, NumPy, TensorFlow and Keras.
+        verbose: False prints nothing (and runs no doctor).
+        lab: the lab being opened ("05_segmentation"): the doctor lists its downloads and
+            estimates its full-mode training time and peak memory on this machine.
+        measure: time a few training steps of the lab's main model for that estimate (a few
+            seconds, before the seeds are set); None: in full mode only.
 
     Returns:
         The seed.
     """
     quiet_tensorflow()
+    report = None
+    if verbose:
+        from course_lib import doctor
+        report = doctor.check(lab=lab, measure=(not is_fast_mode()) if measure is None else measure)
     set_seed(seed)
     try:
         import matplotlib
@@ -252,6 +304,7 @@ def setup_notebook(seed=1337, verbose=True):
             device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
             parts.append(f"TensorFlow {tf.__version__} on {device}")
         print(" | ".join(parts))
+        print(report.summary())
     return seed
 
 

@@ -7,6 +7,7 @@
     course-lib gradescope labs/01_x.ipynb [--out autograder.zip]   Gradescope autograder zip
     course-lib verify [labs/]                        every exercise fails when stubbed (slow: runs the labs)
     course-lib links [labs/]                         the README's table of Colab links
+    course-lib doctor [--lab NN] [--no-measure]      this machine against the labs' tested setup
 """
 
 import argparse
@@ -135,6 +136,14 @@ def _links(args):
     return 0
 
 
+def _doctor(args):
+    from course_lib import doctor
+    report = doctor.check(lab=args.lab, measure=args.measure)
+    print(report)
+    print(f"{len(report.problems)} problem(s).")
+    return 1 if report.problems else 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="course-lib", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +195,14 @@ def build_parser():
     links.add_argument("--repo-url", default=None)
     links.add_argument("--ref", default=None)
     links.set_defaults(func=_links)
+
+    doctor = commands.add_parser("doctor", help="check this machine's Python, libraries, GPU, "
+                                                "memory, disk and caches for the labs")
+    doctor.add_argument("--lab", default=None, help="a lab (05 or 05_segmentation): also measure "
+                                                    "a few of its training steps")
+    doctor.add_argument("--no-measure", dest="measure", action="store_false",
+                        help="with --lab: skip the measured time and memory estimate")
+    doctor.set_defaults(func=_doctor)
     return parser
 
 
