@@ -79,7 +79,7 @@ def test_keras_cache_is_used(idx_folder, no_local_copies, monkeypatch, tmp_path)
 def test_offline_without_copy_names_every_way_out(no_local_copies, monkeypatch):
     monkeypatch.setenv("COURSE_LIB_OFFLINE", "1")
     with pytest.raises(RuntimeError, match="offline") as info:
-        load_fashion_mnist()
+        load_fashion_mnist(fallback=False)
     message = str(info.value)
     for way in ("apt install dataset-fashion-mnist", fashion_mnist.ENV_VAR, "Keras cache",
                 'subset="small"'):
@@ -121,7 +121,21 @@ def test_make_small_subset_is_balanced_and_deterministic():
 def test_offline_error_is_the_one_download_error(no_local_copies, monkeypatch):
     monkeypatch.setenv("COURSE_LIB_OFFLINE", "1")
     with pytest.raises(fashion_mnist.runtime.DatasetUnavailableError, match="offline"):
-        load_fashion_mnist()
+        load_fashion_mnist(fallback=False)
+
+
+def test_offline_without_copy_falls_back_to_the_shipped_subset_and_says_so(
+        no_local_copies, monkeypatch, capsys):
+    # Labs 00-02 in full mode, offline, without Debian's package: the shipped subset, one line.
+    monkeypatch.setenv("COURSE_LIB_OFFLINE", "1")
+    (x_train, _), (x_test, _) = load_fashion_mnist()
+    assert x_train.shape == (6000, 28, 28) and x_test.shape == (1000, 28, 28)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Fashion-MNIST: the full set (60,000 / 10,000 images) is not on "
+                               "this machine and this machine is offline; using the shipped "
+                               "subset (6,000 / 1,000) instead.")
+    assert "apt install dataset-fashion-mnist" in lines[0] and fashion_mnist.ENV_VAR in lines[0]
 
 
 def test_a_failed_download_is_a_dataset_unavailable_error(no_local_copies, monkeypatch):
@@ -134,7 +148,9 @@ def test_a_failed_download_is_a_dataset_unavailable_error(no_local_copies, monke
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", unreachable)
     with pytest.raises(fashion_mnist.runtime.DatasetUnavailableError,
                        match=r"Downloading Fashion-MNIST failed.*503.*subset=\"small\""):
-        load_fashion_mnist()
+        load_fashion_mnist(fallback=False)
+    (x_train, _), _ = load_fashion_mnist()
+    assert x_train.shape == (6000, 28, 28)
 
 
 def test_download_through_keras_with_the_network_faked(tmp_path):

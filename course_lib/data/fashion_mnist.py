@@ -8,7 +8,9 @@ downloading anything, in this order:
 2. the folder named by the `FASHION_MNIST_DIR` environment variable;
 3. `/usr/share/datasets/fashion-mnist` (Debian: `apt install dataset-fashion-mnist`);
 4. the Keras cache (`~/.keras/datasets/fashion-mnist`), filled by an earlier download;
-5. a download through `keras.datasets.fashion_mnist.load_data()`, only when online.
+5. a download through `keras.datasets.fashion_mnist.load_data()`, only when online;
+6. with none of these (offline, or the download failed), the shipped subset below, with a
+   one-line message saying so and how to get the full set (`fallback=False` raises instead).
 
 `subset="small"` returns the stratified subset shipped in `data/` (6,000 training
 and 1,000 test images, balanced over the 10 classes), which needs neither a
@@ -103,7 +105,20 @@ def find_fashion_mnist(path=None):
     return None
 
 
-def load_fashion_mnist(path=None, subset="full"):
+def _load_small():
+    with np.load(runtime.data_path(SMALL_FILE)) as arrays:
+        return ((arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"]))
+
+
+def _fall_back(why):
+    print(f"Fashion-MNIST: the full set (60,000 / 10,000 images) is not on this machine and {why}; "
+          f"using the shipped subset (6,000 / 1,000) instead. For the full set: sudo apt install "
+          f"dataset-fashion-mnist, or set {ENV_VAR}=<folder with its four IDX files>, or run "
+          f"once online.")
+    return _load_small()
+
+
+def load_fashion_mnist(path=None, subset="full", fallback=True):
     """Loads Fashion-MNIST as uint8 NumPy arrays, offline first.
 
     Args:
@@ -112,6 +127,9 @@ def load_fashion_mnist(path=None, subset="full"):
             `t10k-labels-idx1-ubyte(.gz)`.
         subset: `"full"` (60,000 training and 10,000 test images) or `"small"`
             (the shipped, stratified 6,000 / 1,000 subset).
+        fallback: with subset="full" and no way to get it (offline without a local copy,
+            or a failed download), print one line and return the small subset; False:
+            raise DatasetUnavailableError.
 
     Returns:
         `(x_train, y_train), (x_test, y_test)`: images of shape `(n, 28, 28)`,
@@ -122,8 +140,8 @@ def load_fashion_mnist(path=None, subset="full"):
     Raises:
         ValueError: `subset` is neither "full" nor "small".
         FileNotFoundError: `path` was given but lacks the four IDX files.
-        DatasetUnavailableError (a RuntimeError): no local copy and no internet, or the
-            download failed; the message lists the ways to get one.
+        DatasetUnavailableError (a RuntimeError): with fallback=False, no local copy and no
+            internet, or the download failed; the message lists the ways to get one.
 
     Example:
 
@@ -136,9 +154,7 @@ def load_fashion_mnist(path=None, subset="full"):
             f'subset should be "full" (60,000/10,000 images) or "small" (the shipped '
             f'6,000/1,000 subset). Received: subset={subset!r}')
     if subset == "small":
-        with np.load(runtime.data_path(SMALL_FILE)) as arrays:
-            return ((arrays["x_train"], arrays["y_train"]),
-                    (arrays["x_test"], arrays["y_test"]))
+        return _load_small()
 
     if path is not None and not _has_idx_files(Path(path).expanduser()):
         raise FileNotFoundError(
@@ -150,6 +166,8 @@ def load_fashion_mnist(path=None, subset="full"):
     if folder is not None:
         return _load_idx_folder(folder)
     if runtime.is_offline():
+        if fallback:
+            return _fall_back("this machine is offline")
         raise runtime.DatasetUnavailableError(
             "Fashion-MNIST was not found locally and this machine is offline. Any one of these works:\n"
             "  - on Debian/Ubuntu: sudo apt install dataset-fashion-mnist "
@@ -164,6 +182,8 @@ def load_fashion_mnist(path=None, subset="full"):
     try:
         return keras.datasets.fashion_mnist.load_data()
     except Exception as error:  # noqa: BLE001 - Keras reports a failed download as Exception
+        if fallback:
+            return _fall_back(f"its download failed ({type(error).__name__}: {error})")
         raise runtime.DatasetUnavailableError(
             f"Downloading Fashion-MNIST failed ({type(error).__name__}: {error}). Try again later, "
             f"copy the four IDX files into {_keras_cache_dir()}, or use the shipped subset: "
