@@ -130,7 +130,7 @@ def test_export_errors_say_what_was_received(tmp_path):
 
 def fake_grader(calls):
     def grade_submissions(source, submissions, out=None, cell_timeout=120, notebook_timeout=1800,
-                          kernel_name="python3", env=None, sandbox=True, limits=None):
+                          kernel_name="python3", env=None, sandbox=True, limits=None, progress=None):
         calls.append({"sandbox": sandbox, "limits": limits, "cell_timeout": cell_timeout})
         return []
     return grade_submissions
